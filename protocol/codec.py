@@ -47,6 +47,19 @@ def _reject_ext(code: int, data: bytes) -> NoReturn:
     raise DecodeError("", f"ext type {code} is not allowed")
 
 
+def _build_map(pairs: list[tuple[object, object]]) -> dict[str, object]:
+    # msgpack's strict_map_key still admits bin keys, and a plain dict would let the last
+    # of two equal keys win, so two decoders could read one input as different messages.
+    result: dict[str, object] = {}
+    for key, value in pairs:
+        if not isinstance(key, str):
+            raise DecodeError("", f"map key of type {_type_name(key)} is not allowed")
+        if key in result:
+            raise DecodeError("", f"duplicate map key {key!r}")
+        result[key] = value
+    return result
+
+
 def unpack(data: bytes, limits: Limits, *, where: str = "") -> Any:
     """Decode exactly one msgpack object from ``data`` within ``limits``.
 
@@ -70,6 +83,7 @@ def unpack(data: bytes, limits: Limits, *, where: str = "") -> Any:
             strict_map_key=True,
             use_list=True,
             ext_hook=_reject_ext,
+            object_pairs_hook=_build_map,
             max_str_len=limits.max_str,
             max_bin_len=limits.max_bin,
             max_array_len=limits.max_array,
@@ -87,6 +101,8 @@ def unpack(data: bytes, limits: Limits, *, where: str = "") -> Any:
         detail = str(error) or type(error).__name__
         if "max_ext_len" in detail:
             detail = "ext types are not allowed"
+        if isinstance(error, msgpack.StackError):
+            raise DecodeError(where, f"nesting deeper than {limits.max_depth} levels") from None
         raise DecodeError(where, f"malformed msgpack ({detail})") from None
 
     _check_depth(obj, limits.max_depth, where)

@@ -5,14 +5,16 @@ Every error the protocol package raises derives from :class:`KonselError`::
     KonselError
     ├── DecodeError                 untrusted bytes are not a valid message of the expected shape
     │   ├── UnsupportedVersionError the peer speaks a protocol version this code does not know
-    │   └── UnknownTypeError        a type tag that this version does not define
+    │   ├── UnknownTypeError        a type tag that this version does not define
+    │   └── InvalidContentError     a content field breaks a rule (also a ValueError)
     ├── AuthenticationError         opaque: forged, corrupted, truncated or wrong-key ciphertext
     ├── DuplicateMessageError       an authentic message that was already decrypted
     ├── SessionError                a valid message the session cannot accept
     │   └── TooManySkippedError     a gap in the counters above the skipped-key cap
     ├── HandshakeError              a prekey bundle or initial message that cannot start a session
     │   └── PrekeyNotFoundError     the initial message names a prekey that is gone
-    └── StateError                  serialized state that cannot be loaded
+    ├── StateError                  serialized state that cannot be loaded
+    └── WordListError               a word that is not in the list, or a damaged list
 
 Decoding failures name the field and the limit so that a log line or a test failure
 points at the cause. Authentication failures never say which check failed, because that
@@ -56,6 +58,14 @@ class UnknownTypeError(DecodeError):
     def __init__(self, field: str, tag: object) -> None:
         self.tag = tag
         super().__init__(field, f"unknown type tag {tag!r}")
+
+
+class InvalidContentError(DecodeError, ValueError):
+    """A content field that breaks a rule of the content format.
+
+    It is also a ``ValueError`` so that building a message with a bad value in code
+    raises the same error that decoding it from the wire does.
+    """
 
 
 class AuthenticationError(KonselError):
@@ -104,3 +114,7 @@ class PrekeyNotFoundError(HandshakeError):
 
 class StateError(KonselError):
     """Serialized identity, prekey or session state that cannot be loaded."""
+
+
+class WordListError(KonselError):
+    """A word that is not in the word list, or a packaged list that fails its checks."""
