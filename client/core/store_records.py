@@ -1,0 +1,290 @@
+"""Counseling records kept by the counselor's store: KOPASTA sessions and their evaluations.
+
+A counseling session moves through the five KOPASTA stages (pengantaran, penjajagan,
+penafsiran, pembinaan, penilaian). The counselor may move forward or back, and every move
+is kept with its time. Each stage has private notes and structured key/value fields.
+Consent records, LAISEG / LAIJAPEN / LAIJAPANG evaluations (answers as a JSON object) and
+follow-ups with due dates complete the record.
+
+Stages are given as their names (``"penjajagan"``) or as members of an enum whose values
+are those names, such as :class:`~.kopasta.Stage`.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import RecordNotFound
+from .store_base import StoreBase, inserted_id
+from .store_connection import serialized
+from .store_schema import EVALUATION_KINDS, FOLLOW_UP_KINDS, KOPASTA_STAGES
+
+
+@dataclass(frozen=True)
+class StageChange:
+    """One move of a session to a stage, at a time in Unix milliseconds."""
+
+    stage: str
+    changed_at: int
+
+
+@dataclass(frozen=True)
+class SessionNote:
+    """A private note the counselor wrote during one stage."""
+
+    id: int
+    stage: str
+    body: str
+    created_at: int
+
+
+@dataclass(frozen=True)
+class CounselingSession:
+    """One counseling session with its stage history, notes and structured fields."""
+
+    id: int
+    contact_id: int
+    started_at: int
+    ended_at: int | None
+    stage: str
+    stage_changes: tuple[StageChange, ...]
+    notes: tuple[SessionNote, ...]
+    fields: dict[str, dict[str, str]]
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """A LAIJAPEN or LAIJAPANG evaluation that is due at ``due_at``."""
+
+    id: int
+    session_id: int
+    kind: str
+    due_at: int
+    note: str
+    done_at: int | None
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"{name} {value!r} is not one of {', '.join(choices)}")
+
+
+def _stage_name(stage: str | enum.Enum) -> str:
+    name = stage.value if isinstance(stage, enum.Enum) else stage
+    if not isinstance(name, str):
+        raise ValueError(f"stage {stage!r} has no stage name")
+    _check_choice("stage", name, KOPASTA_STAGES)
+    return name
+
+
+class CounselingRecords(StoreBase):
+    """Counseling-record operations of the store."""
+
+    @serialized
+    def start_session(self, contact_id: int) -> int:
+        """Start a counseling session at the pengantaran stage and return its id."""
+        now = self._clock()
+        with self._write():
+            cursor = self.db.execute(
+                "INSERT INTO counseling_sessions (contact_id, started_at, stage) VALUES (?, ?, ?)",
+                [contact_id, now, KOPASTA_STAGES[0]],
+            )
+            session_id = inserted_id(cursor)
+            self._add_stage_change(session_id, KOPASTA_STAGES[0], now)
+        return session_id
+
+    @serialized
+    def change_stage(self, session_id: int, stage: str | enum.Enum) -> None:
+        """Move an open session to a KOPASTA stage, forward or back, and log the move."""
+        stage = _stage_name(stage)
+        self._open_session(session_id)
+        now = self._clock()
+        with self._write():
+            self.db.execute(
+                "UPDATE counseling_sessions SET stage = ? WHERE id = ?", [stage, session_id]
+            )
+            self._add_stage_change(session_id, stage, now)
+
+    @serialized
+    def set_field(self, session_id: int, stage: str | enum.Enum, key: str, value: str) -> None:
+        """Set one structured field of a stage, such as the risk level during penjajagan."""
+        stage = _stage_name(stage)
+        self._session_row(session_id)
+        with self._write():
+            self.db.execute(
+                "INSERT INTO session_fields (session_id, stage, key, value, updated_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (session_id, stage, key) "
+                "DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                [session_id, stage, key, value, self._clock()],
+            )
+
+    @serialized
+    def add_note(self, session_id: int, stage: str | enum.Enum, body: str) -> int:
+        """Add a private note to a stage of a session and return its id."""
+        stage = _stage_name(stage)
+        self._session_row(session_id)
+        with self._write():
+            cursor = self.db.execute(
+                "INSERT INTO session_notes (session_id, stage, body, created_at) "
+                "VALUES (?, ?, ?, ?)",
+                [session_id, stage, body, self._clock()],
+            )
+        return inserted_id(cursor)
+
+    @serialized
+    def record_consent(
+        self,
+        contact_id: int,
+        kind: str,
+        consent_text: str,
+        *,
+        granted: bool,
+        session_id: int | None = None,
+    ) -> int:
+        """Record a consent given or refused, with the exact text shown, and return its id.
+
+        ``kind`` names the consent, for example ``online_counseling`` or ``guardian``.
+        """
+        with self._write():
+            cursor = self.db.execute(
+                "INSERT INTO consents (contact_id, session_id, kind, consent_text, granted, "
+                "recorded_at) VALUES (?, ?, ?, ?, ?, ?)",
+                [contact_id, session_id, kind, consent_text, int(granted), self._clock()],
+            )
+        return inserted_id(cursor)
+
+    @serialized
+    def list_consents(self, contact_id: int) -> list[dict[str, Any]]:
+        """Return a contact's consent records, oldest first."""
+        return list(
+            self.db.query(
+                "SELECT id, session_id, kind, consent_text, granted, recorded_at FROM consents "
+                "WHERE contact_id = ? ORDER BY id",
+                [contact_id],
+            )
+        )
+
+    @serialized
+    def store_evaluation(self, session_id: int, kind: str, answers: Mapping[str, str]) -> int:
+        """Store a LAISEG, LAIJAPEN or LAIJAPANG evaluation and return its id.
+
+        For LAISEG the answers are usually ``understanding``, ``comfort`` and ``action``.
+        """
+        _check_choice("evaluation kind", kind, EVALUATION_KINDS)
+        self._session_row(session_id)
+        document = json.dumps(dict(answers), ensure_ascii=False, sort_keys=True)
+        with self._write():
+            cursor = self.db.execute(
+                "INSERT INTO evaluations (session_id, kind, answers, recorded_at) "
+                "VALUES (?, ?, ?, ?)",
+                [session_id, kind, document, self._clock()],
+            )
+        return inserted_id(cursor)
+
+    @serialized
+    def list_evaluations(self, session_id: int) -> list[tuple[str, dict[str, str]]]:
+        """Return a session's evaluations as (kind, answers), oldest first."""
+        rows = self.db.execute(
+            "SELECT kind, answers FROM evaluations WHERE session_id = ? ORDER BY id",
+            [session_id],
+        ).fetchall()
+        return [(row[0], json.loads(row[1])) for row in rows]
+
+    @serialized
+    def add_follow_up(self, session_id: int, kind: str, due_at: int, note: str = "") -> int:
+        """Schedule a LAIJAPEN or LAIJAPANG evaluation and return its id."""
+        _check_choice("follow-up kind", kind, FOLLOW_UP_KINDS)
+        self._session_row(session_id)
+        with self._write():
+            cursor = self.db.execute(
+                "INSERT INTO follow_ups (session_id, kind, due_at, note) VALUES (?, ?, ?, ?)",
+                [session_id, kind, due_at, note],
+            )
+        return inserted_id(cursor)
+
+    @serialized
+    def due_follow_ups(self, now: int | None = None) -> list[FollowUp]:
+        """Return the follow-ups not done yet that are due at ``now`` or earlier, oldest first."""
+        moment = self._clock() if now is None else now
+        rows = self.db.execute(
+            "SELECT id, session_id, kind, due_at, note, done_at FROM follow_ups "
+            "WHERE done_at IS NULL AND due_at <= ? ORDER BY due_at, id",
+            [moment],
+        ).fetchall()
+        return [FollowUp(*row) for row in rows]
+
+    @serialized
+    def complete_follow_up(self, follow_up_id: int) -> None:
+        """Mark a follow-up as done now."""
+        with self._write():
+            cursor = self.db.execute(
+                "UPDATE follow_ups SET done_at = ? WHERE id = ? AND done_at IS NULL",
+                [self._clock(), follow_up_id],
+            )
+            if cursor.rowcount == 0:
+                raise RecordNotFound("open follow-up", follow_up_id)
+
+    @serialized
+    def end_session(self, session_id: int) -> None:
+        """Close an open session now; its records stay."""
+        self._open_session(session_id)
+        with self._write():
+            self.db.execute(
+                "UPDATE counseling_sessions SET ended_at = ? WHERE id = ?",
+                [self._clock(), session_id],
+            )
+
+    @serialized
+    def get_session(self, session_id: int) -> CounselingSession:
+        """Return a session with its stage history, notes and fields."""
+        row = self._session_row(session_id)
+        changes = self.db.execute(
+            "SELECT stage, changed_at FROM stage_changes WHERE session_id = ? ORDER BY id",
+            [session_id],
+        ).fetchall()
+        notes = self.db.execute(
+            "SELECT id, stage, body, created_at FROM session_notes WHERE session_id = ? "
+            "ORDER BY id",
+            [session_id],
+        ).fetchall()
+        fields: dict[str, dict[str, str]] = {}
+        for stage, key, value in self.db.execute(
+            "SELECT stage, key, value FROM session_fields WHERE session_id = ? ORDER BY stage, key",
+            [session_id],
+        ).fetchall():
+            fields.setdefault(stage, {})[key] = value
+
+        return CounselingSession(
+            id=row[0],
+            contact_id=row[1],
+            started_at=row[2],
+            ended_at=row[3],
+            stage=row[4],
+            stage_changes=tuple(StageChange(*change) for change in changes),
+            notes=tuple(SessionNote(*note) for note in notes),
+            fields=fields,
+        )
+
+    def _session_row(self, session_id: int) -> tuple[Any, ...]:
+        row = self.db.execute(
+            "SELECT id, contact_id, started_at, ended_at, stage FROM counseling_sessions "
+            "WHERE id = ?",
+            [session_id],
+        ).fetchone()
+        if row is None:
+            raise RecordNotFound("counseling session", session_id)
+        return tuple(row)
+
+    def _open_session(self, session_id: int) -> None:
+        if self._session_row(session_id)[3] is not None:
+            raise ValueError(f"counseling session {session_id} has ended; start a new one")
+
+    def _add_stage_change(self, session_id: int, stage: str, changed_at: int) -> None:
+        self.db.execute(
+            "INSERT INTO stage_changes (session_id, stage, changed_at) VALUES (?, ?, ?)",
+            [session_id, stage, changed_at],
+        )
