@@ -31,12 +31,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="bahasa tampilan / display language (default: id)",
     )
     subcommands = parser.add_subparsers(dest="command", metavar="PERINTAH")
-    subcommands.add_parser(
+    demo = subcommands.add_parser(
         "demo",
         help=(
             "jalankan demo: dua identitas berpasangan dan bertukar pesan terenkripsi "
             "(run the demo: two identities pair and exchange encrypted messages)"
         ),
+    )
+    demo.add_argument(
+        "--pause",
+        type=float,
+        default=0.3,
+        metavar="DETIK",
+        help="jeda antarbaris dalam detik / pause between lines in seconds (default: 0.3)",
     )
     return parser
 
@@ -49,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if arguments.command == "demo":
         from .demo import run_demo
 
-        return run_demo(language=arguments.lang)
+        return run_demo(language=arguments.lang, pause=max(0.0, arguments.pause))
 
     parser.print_help(sys.stderr)
     return 2
