@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 
 import nacl.secret
 import nacl.utils
+
 from konsel.protocol.identity import IdentityKeyPair
 from konsel.protocol.padding import padme
 from konsel.protocol.prekeys import PrekeyStore

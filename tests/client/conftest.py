@@ -7,6 +7,7 @@ from pathlib import Path
 
 import nacl.pwhash
 import pytest
+
 from konsel.client.core.passphrase import KdfParams
 from konsel.client.core.profile import Profile, resolve_profile
 from konsel.client.core.store import Store

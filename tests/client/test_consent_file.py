@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from content_copies import edited_copy, packaged_text
+
 from konsel.client.core.consent_file import CONSENT_SECTIONS, load_consent
 from konsel.client.core.content_reader import ContentFileError
 from konsel.client.core.crisis_file import load_crisis_guide

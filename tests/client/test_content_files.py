@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from content_copies import edited_copy
+
 from konsel.client.core import content_files
 from konsel.client.core.content_files import (
     ContentFileError,

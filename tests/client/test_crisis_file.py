@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from content_copies import edited_copy
+
 from konsel.client.core.content_reader import ContentFileError
 from konsel.client.core.crisis_file import RISK_QUESTIONS, SAFETY_PLAN_STEPS, load_crisis_guide
 

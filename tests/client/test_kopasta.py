@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from konsel.client.core.content_files import load_evaluation_forms, load_kopasta_guide
 from konsel.client.core.kopasta import (
     RATING_MAX,

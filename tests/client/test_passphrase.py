@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from konsel.client.core.errors import HeaderCorrupted, HeaderMissing, InvalidPassphrase
 from konsel.client.core.passphrase import (
     MAX_MEMLIMIT,

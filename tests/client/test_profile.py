@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from konsel.client.core.errors import InvalidProfileName, ProfileLocked
 from konsel.client.core.profile import (
     DEFAULT_PROFILE_NAME,

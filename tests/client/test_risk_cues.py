@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from content_copies import edited_copy
+
 from konsel.client.core.content_reader import ContentFileError
 from konsel.client.core.risk_cues import load_risk_cues, match_risk_cues, split_words
 

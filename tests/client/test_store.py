@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from konsel.client.core.errors import (
     DatabaseCorrupted,
     DuplicateMessage,

@@ -14,6 +14,7 @@ import msgpack
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from konsel.protocol.codec import Fields, Limits, pack, unpack
 from konsel.protocol.content import CONTENT_LIMITS, Text, decode_content
 from konsel.protocol.errors import DecodeError, UnknownTypeError, UnsupportedVersionError

@@ -9,6 +9,7 @@ import msgpack
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from konsel.protocol.codec import pack
 from konsel.protocol.content import (
     MAX_DISPLAY_NAME_CHARS,

@@ -2,6 +2,7 @@
 
 import msgpack
 import pytest
+
 from konsel.protocol.envelope import (
     MAX_ENVELOPE_SIZE,
     InitialEnvelope,

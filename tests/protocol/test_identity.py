@@ -3,6 +3,7 @@
 import msgpack
 import nacl.bindings as sodium
 import pytest
+
 from konsel.protocol.errors import StateError
 from konsel.protocol.identity import IdentityKeyPair, IdentityPublicKey
 

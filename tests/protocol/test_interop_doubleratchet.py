@@ -18,6 +18,7 @@ from doubleratchet import AEAD, AuthenticationFailedException, DoubleRatchet, En
 from doubleratchet import Header as LibraryHeader
 from doubleratchet.recommended import HashFunction, kdf_hkdf, kdf_separate_hmacs
 from doubleratchet.recommended.diffie_hellman_ratchet_curve25519 import DiffieHellmanRatchet
+
 from konsel.protocol import kdf, ratchet
 from konsel.protocol.errors import AuthenticationError
 from konsel.protocol.prekeys import x25519_keypair

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from konsel.protocol.codec import pack
 from konsel.protocol.errors import DecodeError, UnsupportedVersionError
 from konsel.protocol.invitation import (
@@ -112,7 +113,17 @@ def test_link_round_trip() -> None:
         lambda link: link.replace("1", "I").replace("0", "O"),
         lambda link: link[:20] + "\u00ad" + link[20:40] + "\u2010" + link[40:],
     ],
-    ids=["upper", "padded", "lf", "crlf", "hyphens", "spaced-upper", "lookalike", "lookalike-upper", "soft-hyphen"],
+    ids=[
+        "upper",
+        "padded",
+        "lf",
+        "crlf",
+        "hyphens",
+        "spaced-upper",
+        "lookalike",
+        "lookalike-upper",
+        "soft-hyphen",
+    ],
 )
 def test_link_pasted_variants(transform: Any) -> None:
     assert decode_link(transform(INVITATION.to_link()), now=NOW) == INVITATION
@@ -372,8 +383,13 @@ invitations = st.builds(
     kind=st.sampled_from(["one_time", "reusable"]),
     expires_at=st.none() | st.integers(min_value=NOW + 1, max_value=2**64 - 1),
     display_name=st.none()
-    | st.text(st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")), min_size=1, max_size=64).filter(
-        lambda name: not name.isspace() and not any("\u202a" <= c <= "\u202e" or "\u2066" <= c <= "\u2069" for c in name)
+    | st.text(
+        st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")), min_size=1, max_size=64
+    ).filter(
+        lambda name: (
+            not name.isspace()
+            and not any("\u202a" <= c <= "\u202e" or "\u2066" <= c <= "\u2069" for c in name)
+        )
     ),
 )
 

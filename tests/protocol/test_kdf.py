@@ -4,6 +4,7 @@ import hashlib
 import hmac
 
 import pytest
+
 from konsel.protocol import kdf
 
 # RFC 5869, appendix A, test cases 1-3 (HKDF with SHA-256).

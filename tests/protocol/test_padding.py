@@ -3,6 +3,7 @@
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from konsel.protocol.errors import DecodeError
 from konsel.protocol.padding import pad, padme, unpad
 

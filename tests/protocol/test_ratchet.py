@@ -3,6 +3,7 @@
 import msgpack
 import nacl.utils
 import pytest
+
 from konsel.protocol import ratchet
 from konsel.protocol.errors import (
     AuthenticationError,

@@ -9,6 +9,7 @@ import nacl.signing
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from konsel.protocol.safety import (
     PERSON_SAFETY_CODE,
     SAFETY_CODE_ITERATIONS,

@@ -4,6 +4,7 @@ import msgpack
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from konsel.protocol import kdf, ratchet
 from konsel.protocol.envelope import (
     MAX_ENVELOPE_SIZE,

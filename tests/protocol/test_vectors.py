@@ -7,6 +7,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+
 from konsel.protocol.envelope import InitialEnvelope, decode_envelope, message_id
 from konsel.protocol.identity import IdentityKeyPair
 from konsel.protocol.prekeys import PrekeyBundle

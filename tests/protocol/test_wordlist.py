@@ -10,6 +10,7 @@ from importlib import resources
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from konsel.protocol.errors import DecodeError
 from konsel.protocol.wordlist import (
     BITS_PER_WORD,

@@ -2,6 +2,7 @@
 
 import msgpack
 import pytest
+
 from konsel.protocol import x3dh
 from konsel.protocol.errors import (
     AuthenticationError,
