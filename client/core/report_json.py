@@ -120,6 +120,7 @@ def _consent(consent: ConsentEntry) -> dict[str, Any]:
     return {
         "kind": consent.kind,
         "text": consent.text,
+        "text_version": consent.text_version,
         "granted": consent.granted,
         "recorded_at": _time(consent.recorded_at),
     }

@@ -275,7 +275,8 @@ def _consent_item(consent: ConsentEntry, language: Language) -> str:
     key = f"consent_{consent.kind}"
     label = text(key, language) if key in _TEXT else consent.kind
     answer = text("granted" if consent.granted else "refused", language)
-    version = escape_text(consent.text, LIST_INDENT)
+    # A consent recorded without a text version shows "-", the mark for an empty value.
+    version = escape_text(consent.text_version or "", LIST_INDENT)
     recorded = format_moment(consent.recorded_at, language)
     return _item(
         label,

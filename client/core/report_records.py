@@ -92,7 +92,9 @@ class ConsentEntry:
 
     kind: str
     text: str
-    """The consent text or its version, exactly as the client recorded it."""
+    """The consent text exactly as the client recorded it."""
+    text_version: str | None
+    """Version of the consent text the konseli accepted, or None when it was not recorded."""
     granted: bool
     recorded_at: datetime.datetime
 
@@ -113,6 +115,7 @@ class EvaluationEntry:
 
     kind: str
     answers: dict[str, Any]
+    recorded_at: datetime.datetime
 
 
 @dataclass(frozen=True)
@@ -202,25 +205,7 @@ def _zoned(moment_ms: int, zone: zoneinfo.ZoneInfo) -> datetime.datetime:
 
 def sessions_started_between(store: Store, start_ms: int, end_ms: int) -> list[int]:
     """Return the ids of the sessions that started in ``[start_ms, end_ms)``, oldest first."""
-    # NOTE: the store has no method that lists sessions, so this reads its table directly
-    # and without the store's call lock. A list method on CounselingRecords would replace it.
-    rows = store.db.execute(
-        "SELECT id FROM counseling_sessions WHERE started_at >= ? AND started_at < ? "
-        "ORDER BY started_at, id",
-        [start_ms, end_ms],
-    ).fetchall()
-    return [int(row[0]) for row in rows]
-
-
-def _session_follow_ups(store: Store, session_id: int) -> list[tuple[Any, ...]]:
-    # NOTE: due_follow_ups returns only open follow-ups that are due, but the report needs
-    # all of a session's follow-ups. A store method for that would replace this query.
-    rows = store.db.execute(
-        "SELECT kind, due_at, done_at, note FROM follow_ups WHERE session_id = ? "
-        "ORDER BY due_at, id",
-        [session_id],
-    ).fetchall()
-    return [tuple(row) for row in rows]
+    return [session.id for session in store.list_sessions(start_ms, end_ms)]
 
 
 def collect_session(
@@ -241,6 +226,7 @@ def collect_session(
         ConsentEntry(
             kind=row["kind"],
             text=row["consent_text"],
+            text_version=row["text_version"],
             granted=bool(row["granted"]),
             recorded_at=_zoned(row["recorded_at"], zone),
         )
@@ -248,16 +234,21 @@ def collect_session(
         if _consent_applies(row, session)
     )
     evaluations = tuple(
-        EvaluationEntry(kind, answers) for kind, answers in store.list_evaluations(session_id)
+        EvaluationEntry(
+            kind=evaluation.kind,
+            answers=evaluation.answers,
+            recorded_at=_zoned(evaluation.recorded_at, zone),
+        )
+        for evaluation in store.list_evaluations(session_id)
     )
     follow_ups = tuple(
         FollowUpEntry(
-            kind=kind,
-            due_at=_zoned(due_at, zone),
-            done_at=None if done_at is None else _zoned(done_at, zone),
-            note=note,
+            kind=follow_up.kind,
+            due_at=_zoned(follow_up.due_at, zone),
+            done_at=None if follow_up.done_at is None else _zoned(follow_up.done_at, zone),
+            note=follow_up.note,
         )
-        for kind, due_at, done_at, note in _session_follow_ups(store, session_id)
+        for follow_up in store.list_follow_ups(session_id)
     )
 
     return SessionRecord(

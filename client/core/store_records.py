@@ -4,7 +4,8 @@ A counseling session moves through the five KOPASTA stages (pengantaran, penjaja
 penafsiran, pembinaan, penilaian). The counselor may move forward or back, and every move
 is kept with its time. Each stage has private notes and structured key/value fields.
 Consent records, LAISEG / LAIJAPEN / LAIJAPANG evaluations (answers as a JSON object) and
-follow-ups with due dates complete the record.
+follow-ups with due dates complete the record. A consent record keeps the exact text shown
+and, since schema version 2, the version of that text the konseli accepted.
 
 Stages are given as their names (``"penjajagan"``) or as members of an enum whose values
 are those names, such as :class:`~.kopasta.Stage`.
@@ -14,9 +15,12 @@ from __future__ import annotations
 
 import enum
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, NamedTuple
+
+from konsel.protocol.content import MAX_CONSENT_VERSION_CHARS
 
 from .errors import RecordNotFound
 from .store_base import StoreBase, inserted_id
@@ -57,6 +61,18 @@ class CounselingSession:
 
 
 @dataclass(frozen=True)
+class SessionSummary:
+    """One counseling session's own row, without its stage history, notes and fields."""
+
+    id: int
+    contact_id: int
+    started_at: int
+    ended_at: int | None
+    """Time the session was closed, or None while it is open."""
+    stage: str
+
+
+@dataclass(frozen=True)
 class FollowUp:
     """A LAIJAPEN or LAIJAPANG evaluation that is due at ``due_at``."""
 
@@ -66,11 +82,42 @@ class FollowUp:
     due_at: int
     note: str
     done_at: int | None
+    """Time the follow-up was completed, or None while it is open."""
+
+    @property
+    def status(self) -> Literal["open", "done"]:
+        """``"done"`` once the follow-up is completed, ``"open"`` before."""
+        return "open" if self.done_at is None else "done"
+
+
+class Evaluation(NamedTuple):
+    """A stored evaluation. Items 0 and 1 are the kind and answers, as in earlier versions."""
+
+    kind: str
+    answers: dict[str, str]
+    recorded_at: int
+    id: int
+
+
+_SESSION_COLUMNS = "id, contact_id, started_at, ended_at, stage"
+_FOLLOW_UP_COLUMNS = "id, session_id, kind, due_at, note, done_at"
+
+# The rule of the protocol's Consent.text_version, so that the store keeps only versions
+# a Consent message could carry.
+_TEXT_VERSION = re.compile(f"[A-Za-z0-9._-]{{1,{MAX_CONSENT_VERSION_CHARS}}}")
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise ValueError(f"{name} {value!r} is not one of {', '.join(choices)}")
+
+
+def _check_text_version(text_version: str) -> None:
+    if _TEXT_VERSION.fullmatch(text_version) is None:
+        raise ValueError(
+            f"consent text version {text_version!r} is invalid; use 1 to "
+            f"{MAX_CONSENT_VERSION_CHARS} characters from A-Z a-z 0-9 . _ -"
+        )
 
 
 def _stage_name(stage: str | enum.Enum) -> str:
@@ -144,26 +191,47 @@ class CounselingRecords(StoreBase):
         *,
         granted: bool,
         session_id: int | None = None,
+        text_version: str | None = None,
     ) -> int:
         """Record a consent given or refused, with the exact text shown, and return its id.
 
         ``kind`` names the consent, for example ``online_counseling`` or ``guardian``.
+        ``text_version`` is the version of the consent text, as the protocol's Consent
+        message carries it, or None when no version is known.
+
+        Raises:
+            ValueError: ``text_version`` is not 1 to 32 characters from A-Z a-z 0-9 . _ -.
         """
+        if text_version is not None:
+            _check_text_version(text_version)
         with self._write():
             cursor = self.db.execute(
-                "INSERT INTO consents (contact_id, session_id, kind, consent_text, granted, "
-                "recorded_at) VALUES (?, ?, ?, ?, ?, ?)",
-                [contact_id, session_id, kind, consent_text, int(granted), self._clock()],
+                "INSERT INTO consents (contact_id, session_id, kind, consent_text, text_version, "
+                "granted, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    contact_id,
+                    session_id,
+                    kind,
+                    consent_text,
+                    text_version,
+                    int(granted),
+                    self._clock(),
+                ],
             )
         return inserted_id(cursor)
 
     @serialized
     def list_consents(self, contact_id: int) -> list[dict[str, Any]]:
-        """Return a contact's consent records, oldest first."""
+        """Return a contact's consent records, oldest first.
+
+        Each record has the keys ``id``, ``session_id``, ``kind``, ``consent_text``,
+        ``text_version`` (None for records without a known version), ``granted`` (0 or 1)
+        and ``recorded_at``.
+        """
         return list(
             self.db.query(
-                "SELECT id, session_id, kind, consent_text, granted, recorded_at FROM consents "
-                "WHERE contact_id = ? ORDER BY id",
+                "SELECT id, session_id, kind, consent_text, text_version, granted, recorded_at "
+                "FROM consents WHERE contact_id = ? ORDER BY id",
                 [contact_id],
             )
         )
@@ -186,13 +254,14 @@ class CounselingRecords(StoreBase):
         return inserted_id(cursor)
 
     @serialized
-    def list_evaluations(self, session_id: int) -> list[tuple[str, dict[str, str]]]:
-        """Return a session's evaluations as (kind, answers), oldest first."""
+    def list_evaluations(self, session_id: int) -> list[Evaluation]:
+        """Return a session's evaluations, oldest first."""
         rows = self.db.execute(
-            "SELECT kind, answers FROM evaluations WHERE session_id = ? ORDER BY id",
+            "SELECT kind, answers, recorded_at, id FROM evaluations WHERE session_id = ? "
+            "ORDER BY id",
             [session_id],
         ).fetchall()
-        return [(row[0], json.loads(row[1])) for row in rows]
+        return [Evaluation(row[0], json.loads(row[1]), row[2], row[3]) for row in rows]
 
     @serialized
     def add_follow_up(self, session_id: int, kind: str, due_at: int, note: str = "") -> int:
@@ -211,9 +280,24 @@ class CounselingRecords(StoreBase):
         """Return the follow-ups not done yet that are due at ``now`` or earlier, oldest first."""
         moment = self._clock() if now is None else now
         rows = self.db.execute(
-            "SELECT id, session_id, kind, due_at, note, done_at FROM follow_ups "
+            f"SELECT {_FOLLOW_UP_COLUMNS} FROM follow_ups "  # noqa: S608
             "WHERE done_at IS NULL AND due_at <= ? ORDER BY due_at, id",
             [moment],
+        ).fetchall()
+        return [FollowUp(*row) for row in rows]
+
+    @serialized
+    def list_follow_ups(self, session_id: int) -> list[FollowUp]:
+        """Return every follow-up of a session, open and done, by due time.
+
+        Raises:
+            RecordNotFound: no session has the id ``session_id``.
+        """
+        self._session_row(session_id)
+        rows = self.db.execute(
+            f"SELECT {_FOLLOW_UP_COLUMNS} FROM follow_ups "  # noqa: S608
+            "WHERE session_id = ? ORDER BY due_at, id",
+            [session_id],
         ).fetchall()
         return [FollowUp(*row) for row in rows]
 
@@ -269,10 +353,29 @@ class CounselingRecords(StoreBase):
             fields=fields,
         )
 
+    @serialized
+    def list_sessions(self, started_from_ms: int, started_before_ms: int) -> list[SessionSummary]:
+        """Return the sessions that started in ``[started_from_ms, started_before_ms)``.
+
+        The sessions are ordered by start time, then by id.
+
+        Raises:
+            ValueError: ``started_before_ms`` is below ``started_from_ms``.
+        """
+        if started_before_ms < started_from_ms:
+            raise ValueError(
+                f"range end {started_before_ms} is before its start {started_from_ms}; swap them"
+            )
+        rows = self.db.execute(
+            f"SELECT {_SESSION_COLUMNS} FROM counseling_sessions "  # noqa: S608
+            "WHERE started_at >= ? AND started_at < ? ORDER BY started_at, id",
+            [started_from_ms, started_before_ms],
+        ).fetchall()
+        return [SessionSummary(*row) for row in rows]
+
     def _session_row(self, session_id: int) -> tuple[Any, ...]:
         row = self.db.execute(
-            "SELECT id, contact_id, started_at, ended_at, stage FROM counseling_sessions "
-            "WHERE id = ?",
+            f"SELECT {_SESSION_COLUMNS} FROM counseling_sessions WHERE id = ?",  # noqa: S608
             [session_id],
         ).fetchone()
         if row is None:

@@ -168,7 +168,18 @@ _VERSION_1 = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_VERSION_1,)
+_VERSION_2 = Migration(
+    2,
+    (
+        # The consent text version the konseli accepted, as the protocol's Consent message
+        # carries it. Rows recorded at version 1 keep NULL because their version is unknown.
+        "ALTER TABLE consents ADD COLUMN text_version TEXT",
+        # Reports list the sessions that started in a time range.
+        "CREATE INDEX counseling_sessions_started ON counseling_sessions (started_at, id)",
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_VERSION_1, _VERSION_2)
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
 

@@ -13,6 +13,7 @@ import os
 import stat
 import sys
 import tempfile
+import zoneinfo
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,10 +21,12 @@ from pathlib import Path
 import pytest
 from markdown_it import MarkdownIt
 
+from konsel.client.core.content_files import load_evaluation_forms, load_kopasta_guide
 from konsel.client.core.errors import RecordNotFound
 from konsel.client.core.passphrase import KdfParams
 from konsel.client.core.profile import Profile, resolve_profile
 from konsel.client.core.report import Report, export_range, export_session, write_report
+from konsel.client.core.report_records import ReportContext, collect_session
 from konsel.client.core.report_text import escape_text, format_date
 from konsel.client.core.store import Store
 
@@ -88,7 +91,7 @@ def fill_store(store: Store, clock: FixedClock) -> FixedRecords:
     citra = store.add_contact("Citra <Dewi>", "student", b"\x03" * 32)
 
     clock.set(wib(december_3, 8, 55))
-    store.record_consent(ayu.id, "online_counseling", "1", granted=True)
+    store.record_consent(ayu.id, "online_counseling", "1", granted=True, text_version="2026.1")
 
     clock.set(wib(december_3, 9, 0))
     full = store.start_session(ayu.id)
@@ -380,6 +383,40 @@ def test_session_json_same_in_english(filled: tuple[Store, FixedRecords]) -> Non
     english = export_session(store, records.full, language="en")
 
     assert english.json == indonesian.json
+
+
+def test_consent_version_shown(filled: tuple[Store, FixedRecords]) -> None:
+    """The report shows the stored text version, and "-" for a consent recorded without one."""
+    store, records = filled
+    report = export_session(store, records.full)
+    consents = json.loads(report.json)["sessions"][0]["consents"]
+
+    assert (
+        "- **Persetujuan konseling daring:** diberikan; versi naskah: 2026\\.1;" in report.markdown
+    )
+    assert "- **Persetujuan orang tua/wali:** diberikan; versi naskah: -;" in report.markdown
+    assert consents[0]["text_version"] == "2026.1"
+    assert consents[0]["text"] == "1"
+    assert consents[1]["kind"] == "guardian"
+    assert consents[1]["text_version"] is None
+
+
+def test_collect_evaluation_times(filled: tuple[Store, FixedRecords]) -> None:
+    store, records = filled
+    context = ReportContext(
+        language="id",
+        time_zone=zoneinfo.ZoneInfo("Asia/Jakarta"),
+        guide=load_kopasta_guide(),
+        forms=load_evaluation_forms(),
+    )
+
+    record = collect_session(store, records.full, context, COUNSELOR)
+
+    assert [e.kind for e in record.evaluations] == ["laiseg", "laijapen"]
+    assert record.evaluations[0].recorded_at == wib(datetime.date(2026, 12, 3), 9, 45)
+    assert record.evaluations[1].recorded_at == wib(datetime.date(2026, 12, 10), 10, 0)
+    assert record.evaluations[1].recorded_at.tzinfo == context.time_zone
+    assert [f.done_at is None for f in record.follow_ups] == [False, True]
 
 
 def test_session_missing_raises(filled: tuple[Store, FixedRecords]) -> None:

@@ -8,6 +8,8 @@ import os
 import sqlite3
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,8 +31,18 @@ from konsel.client.core.errors import (
 from konsel.client.core.passphrase import DEFAULT_KDF, KdfParams, new_header, write_header
 from konsel.client.core.profile import Profile
 from konsel.client.core.store import MessageFields, Store, fts_query
-from konsel.client.core.store_connection import connect_encrypted, load_sqlcipher
-from konsel.client.core.store_schema import SCHEMA_VERSION, Migration, apply_migrations
+from konsel.client.core.store_connection import (
+    connect_encrypted,
+    create_database,
+    load_sqlcipher,
+)
+from konsel.client.core.store_schema import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    Migration,
+    apply_migrations,
+    read_schema_version,
+)
 
 SENTENCE = "Saya takut pulang karena kakak kelas mengancam saya di grup kelas"
 DISPLAY_NAME = "Ayu Kartikasari"
@@ -660,3 +672,268 @@ def test_counseling_session_records(store: Store) -> None:
         store.change_stage(session_id, "pembinaan")
     with pytest.raises(ValueError, match="stage"):
         store.add_note(session_id, "tahap-lain", "x")
+
+
+class SetClock:
+    """A store clock that returns the time a test last set, in Unix milliseconds."""
+
+    def __init__(self) -> None:
+        self.now_ms = 1_000
+
+    def __call__(self) -> int:
+        return self.now_ms
+
+
+@pytest.fixture
+def clock() -> SetClock:
+    return SetClock()
+
+
+@pytest.fixture
+def clocked_store(
+    profile: Profile, passphrase: str, cheap_kdf: KdfParams, clock: SetClock
+) -> Iterator[Store]:
+    """A new store whose clock is ``clock``, closed after the test."""
+    opened = Store.create(profile, passphrase, kdf=cheap_kdf, clock=clock)
+    yield opened
+    opened.close()
+
+
+def start_at(store: Store, clock: SetClock, contact_id: int, started_at: int) -> int:
+    clock.now_ms = started_at
+    return store.start_session(contact_id)
+
+
+def test_list_sessions_range(clocked_store: Store, clock: SetClock) -> None:
+    store = clocked_store
+    contact_id, _ = add_student(store)
+    before = start_at(store, clock, contact_id, 9_999)
+    at_start = start_at(store, clock, contact_id, 10_000)
+    late = start_at(store, clock, contact_id, 15_000)
+    # Started later by id but earlier by clock: the list orders by start time.
+    early = start_at(store, clock, contact_id, 12_000)
+    same_time = start_at(store, clock, contact_id, 12_000)
+    at_end = start_at(store, clock, contact_id, 20_000)
+
+    sessions = store.list_sessions(10_000, 20_000)
+
+    assert [s.id for s in sessions] == [at_start, early, same_time, late]
+    assert before not in [s.id for s in sessions]
+    assert at_end not in [s.id for s in sessions]
+    assert sessions[1].started_at == 12_000
+    assert sessions[1].contact_id == contact_id
+
+
+def test_list_sessions_fields(clocked_store: Store, clock: SetClock) -> None:
+    store = clocked_store
+    contact_id, _ = add_student(store)
+    session_id = start_at(store, clock, contact_id, 5_000)
+    store.change_stage(session_id, "penjajagan")
+    clock.now_ms = 6_000
+    store.end_session(session_id)
+    open_id = start_at(store, clock, contact_id, 7_000)
+
+    closed, still_open = store.list_sessions(0, 10_000)
+
+    assert closed.id == session_id
+    assert closed.stage == "penjajagan"
+    assert closed.ended_at == 6_000
+    assert still_open.id == open_id
+    assert still_open.stage == "pengantaran"
+    assert still_open.ended_at is None
+
+
+def test_list_sessions_empty_and_swapped(clocked_store: Store, clock: SetClock) -> None:
+    store = clocked_store
+    contact_id, _ = add_student(store)
+    start_at(store, clock, contact_id, 5_000)
+
+    assert store.list_sessions(5_000, 5_000) == []
+    assert store.list_sessions(6_000, 9_000) == []
+    with pytest.raises(ValueError, match="before its start"):
+        store.list_sessions(9_000, 5_000)
+
+
+def test_list_follow_ups_done_and_open(clocked_store: Store, clock: SetClock) -> None:
+    store = clocked_store
+    contact_id, _ = add_student(store)
+    session_id = start_at(store, clock, contact_id, 1_000)
+    other_session = start_at(store, clock, contact_id, 2_000)
+    laijapang = store.add_follow_up(session_id, "laijapang", due_at=90_000)
+    laijapen = store.add_follow_up(session_id, "laijapen", due_at=5_000, note="cek rencana")
+    store.add_follow_up(other_session, "laijapen", due_at=6_000)
+    clock.now_ms = 7_500
+    store.complete_follow_up(laijapen)
+
+    follow_ups = store.list_follow_ups(session_id)
+
+    assert [f.id for f in follow_ups] == [laijapen, laijapang]
+    done, still_open = follow_ups
+    assert done.status == "done"
+    assert done.done_at == 7_500
+    assert done.note == "cek rencana"
+    assert done.session_id == session_id
+    assert still_open.status == "open"
+    assert still_open.done_at is None
+    assert still_open.due_at == 90_000
+    assert store.due_follow_ups(now=10_000)[0].session_id == other_session
+
+
+def test_list_follow_ups_missing_session(store: Store) -> None:
+    contact_id, _ = add_student(store)
+    session_id = store.start_session(contact_id)
+
+    assert store.list_follow_ups(session_id) == []
+    with pytest.raises(RecordNotFound):
+        store.list_follow_ups(session_id + 1)
+
+
+def test_list_evaluations_recorded_at(clocked_store: Store, clock: SetClock) -> None:
+    store = clocked_store
+    contact_id, _ = add_student(store)
+    session_id = start_at(store, clock, contact_id, 1_000)
+    clock.now_ms = 3_000
+    laiseg = store.store_evaluation(session_id, "laiseg", {"comfort": "lebih lega"})
+    clock.now_ms = 8_000
+    laijapen = store.store_evaluation(session_id, "laijapen", {"action_done": "yes"})
+
+    first, second = store.list_evaluations(session_id)
+
+    assert first.kind == "laiseg"
+    assert first.answers == {"comfort": "lebih lega"}
+    assert first.recorded_at == 3_000
+    assert first.id == laiseg
+    assert second.recorded_at == 8_000
+    assert second.id == laijapen
+    # Position 0 and 1 stay the (kind, answers) that callers indexed before.
+    assert second[0] == "laijapen"
+    assert second[1] == {"action_done": "yes"}
+
+
+def test_consent_text_version(store: Store) -> None:
+    contact_id, _ = add_student(store)
+    with_version = store.record_consent(
+        contact_id,
+        "online_counseling",
+        "Saya setuju mengikuti konseling daring",
+        granted=True,
+        text_version="2026.1",
+    )
+    without_version = store.record_consent(
+        contact_id, "guardian", "Orang tua setuju", granted=False
+    )
+
+    first, second = store.list_consents(contact_id)
+
+    assert first["id"] == with_version
+    assert first["text_version"] == "2026.1"
+    assert first["consent_text"] == "Saya setuju mengikuti konseling daring"
+    assert first["granted"] == 1
+    assert second["id"] == without_version
+    assert second["text_version"] is None
+    assert second["granted"] == 0
+
+
+@pytest.mark.parametrize("text_version", ["", "v 1", "v" * 33, "versi/2", "2026.1\n"])
+def test_consent_text_version_invalid(store: Store, text_version: str) -> None:
+    contact_id, _ = add_student(store)
+
+    with pytest.raises(ValueError, match="consent text version"):
+        store.record_consent(
+            contact_id, "online_counseling", "teks", granted=True, text_version=text_version
+        )
+    assert store.list_consents(contact_id) == []
+
+
+def test_consent_text_version_longest(store: Store) -> None:
+    contact_id, _ = add_student(store)
+    longest = "A-z_0.9" + "x" * 25
+
+    store.record_consent(
+        contact_id, "online_counseling", "teks", granted=True, text_version=longest
+    )
+
+    assert store.list_consents(contact_id)[0]["text_version"] == longest
+
+
+def test_migration_upgrades_version_1(
+    profile: Profile, passphrase: str, cheap_kdf: KdfParams
+) -> None:
+    """A database written at schema version 1 opens at the current version, rows intact."""
+    profile.ensure_directory()
+    connection = create_database(profile, passphrase, cheap_kdf)
+    try:
+        assert apply_migrations(connection, MIGRATIONS[:1]) == 1
+        connection.execute(
+            "INSERT INTO contacts (id, display_name, role, identity_key, created_at) "
+            "VALUES (1, 'Siti', 'student', ?, 100)",
+            [os.urandom(32)],
+        )
+        connection.execute(
+            "INSERT INTO counseling_sessions (id, contact_id, started_at, stage) "
+            "VALUES (1, 1, 200, 'pengantaran')"
+        )
+        connection.execute(
+            "INSERT INTO consents (contact_id, session_id, kind, consent_text, granted, "
+            "recorded_at) VALUES (1, NULL, 'online_counseling', 'teks lama', 1, 150)"
+        )
+        connection.execute(
+            "INSERT INTO evaluations (session_id, kind, answers, recorded_at) "
+            "VALUES (1, 'laiseg', '{\"comfort\": \"lega\"}', 300)"
+        )
+    finally:
+        connection.close()
+
+    with Store.open(profile, passphrase) as store:
+        assert read_schema_version(store.db.conn) == SCHEMA_VERSION
+        columns = [row[1] for row in store.db.execute("PRAGMA table_info(consents)")]
+        assert "text_version" in columns
+
+        (old_consent,) = store.list_consents(1)
+        assert old_consent["consent_text"] == "teks lama"
+        assert old_consent["text_version"] is None
+        assert old_consent["recorded_at"] == 150
+        (evaluation,) = store.list_evaluations(1)
+        assert evaluation.recorded_at == 300
+        assert evaluation.answers == {"comfort": "lega"}
+        assert [s.id for s in store.list_sessions(200, 201)] == [1]
+
+        store.record_consent(1, "online_counseling", "teks baru", granted=True, text_version="2")
+        assert [c["text_version"] for c in store.list_consents(1)] == [None, "2"]
+
+    with Store.open(profile, passphrase) as store:
+        assert read_schema_version(store.db.conn) == SCHEMA_VERSION
+        assert [c["text_version"] for c in store.list_consents(1)] == [None, "2"]
+
+
+class RecordingLock:
+    """A reentrant lock that counts how often it was entered."""
+
+    def __init__(self) -> None:
+        self.inner = threading.RLock()
+        self.entered = 0
+
+    def __enter__(self) -> RecordingLock:
+        self.inner.acquire()
+        self.entered += 1
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.inner.release()
+
+
+def test_record_lists_take_call_lock(store: Store) -> None:
+    contact_id, _ = add_student(store)
+    session_id = store.start_session(contact_id)
+    calls = {
+        "list_sessions": lambda: store.list_sessions(0, 2**62),
+        "list_follow_ups": lambda: store.list_follow_ups(session_id),
+        "list_evaluations": lambda: store.list_evaluations(session_id),
+        "list_consents": lambda: store.list_consents(contact_id),
+    }
+
+    for name, call in calls.items():
+        lock = RecordingLock()
+        store._lock = lock  # type: ignore[assignment]
+        call()
+        assert lock.entered == 1, name
