@@ -6,7 +6,9 @@ Every error the protocol package raises derives from :class:`KonselError`::
     ├── DecodeError                 untrusted bytes are not a valid message of the expected shape
     │   ├── UnsupportedVersionError the peer speaks a protocol version this code does not know
     │   ├── UnknownTypeError        a type tag that this version does not define
-    │   └── InvalidContentError     a content field breaks a rule (also a ValueError)
+    │   ├── InvalidContentError     a content field breaks a rule (also a ValueError)
+    │   └── CommandDecodeError      a relay command frame that cannot be accepted, with the
+    │                               request id and relay error code its error reply needs
     ├── AuthenticationError         opaque: forged, corrupted, truncated or wrong-key ciphertext
     ├── DuplicateMessageError       an authentic message that was already decrypted
     ├── SessionError                a valid message the session cannot accept
@@ -60,6 +62,20 @@ class DecodeError(KonselError):
         self.field = field
         self.reason = reason
         super().__init__(f"{field or 'input'}: {reason}")
+
+
+class CommandDecodeError(DecodeError):
+    """A command frame that cannot be accepted, with what the error reply needs.
+
+    Attributes:
+        request_id: the frame's ``r`` when it could be read, else ``None``.
+        code: the ``konsel.protocol.relay_wire.ErrorCode`` for the error reply.
+    """
+
+    def __init__(self, error: DecodeError, request_id: int | None, code: str) -> None:
+        super().__init__(error.field, error.reason)
+        self.request_id = request_id
+        self.code = code
 
 
 class UnsupportedVersionError(DecodeError):

@@ -1,0 +1,332 @@
+"""A minimal asyncio client for one connection to konsel-relay.
+
+It connects with the ``konsel.relay.v1`` subprotocol, reads the server hello, sends the
+client hello, and then sends commands with fresh request ids and awaits their replies.
+Envelopes pushed by the relay come out of :meth:`RelayConnection.deliveries`. It does not
+reconnect; a layer above it owns retries and resubscription::
+
+    from nacl.signing import SigningKey
+    from konsel.client.core.relay_connection import Delivery, RelayConnection
+
+    owner = SigningKey.generate()
+    async with await RelayConnection.connect("ws://127.0.0.1:7480") as relay:
+        inbox = await relay.create_inbox("private", bytes(owner.verify_key))
+        await relay.subscribe(inbox.receive_id, owner)
+        await relay.send(inbox.send_id, b"opaque envelope")
+        async for event in relay.deliveries():
+            if isinstance(event, Delivery):
+                await relay.ack(event.receive_id, [event.message_id])
+                break
+
+A failed command raises :class:`RelayCommandError` with the relay's error code. When the
+connection ends, pending commands raise :class:`RelayConnectionClosed` and the
+deliveries iterator stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import ssl
+from collections.abc import AsyncIterator, Iterable
+from types import TracebackType
+from typing import Any, TypeVar
+
+from nacl.signing import SigningKey
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+from websockets.typing import Subprotocol
+
+from konsel.protocol import PROTOCOL_VERSION
+from konsel.protocol.errors import DecodeError
+from konsel.protocol.relay_wire import (
+    FRAME_OVERHEAD,
+    LABEL_DELETE,
+    LABEL_SENDER,
+    LABEL_SUBSCRIBE,
+    MAX_REQUEST_ID,
+    SUBPROTOCOL,
+    Ack,
+    Command,
+    Created,
+    CreateInbox,
+    DeleteInbox,
+    Delivery,
+    End,
+    Error,
+    FetchPrekeys,
+    Hello,
+    Ok,
+    PrekeyBundle,
+    ProveSender,
+    PutPrekeys,
+    Secure,
+    Send,
+    Sent,
+    ServerHello,
+    ServerMessage,
+    Subscribe,
+    Subscribed,
+    Unsubscribe,
+    decode_server_message,
+    encode_command,
+    frame_limits,
+    signing_input,
+)
+
+__all__ = [
+    "Delivery",
+    "End",
+    "RelayCommandError",
+    "RelayConnection",
+    "RelayConnectionClosed",
+]
+
+logger = logging.getLogger("konsel.client.relay")
+
+R = TypeVar("R", bound=ServerMessage)
+
+MAX_QUEUED_EVENTS = 1024
+"""Deliveries buffered before the reader waits for the application to take them."""
+CLIENT_MAX_ENVELOPE = 16 * 1024 * 1024
+"""Largest envelope the client accepts before it has read the relay's limit."""
+
+
+class RelayConnectionClosed(Exception):
+    """The connection to the relay ended before the reply arrived."""
+
+
+class RelayCommandError(Exception):
+    """The relay rejected a command with an ``err`` reply.
+
+    Attributes:
+        code: the relay's error code, for example ``AUTH_FAILED``.
+        message: the relay's English explanation.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+class RelayConnection:
+    """One open connection to a relay; create it with :meth:`connect`."""
+
+    def __init__(self, websocket: ClientConnection, hello: ServerHello) -> None:
+        self.websocket = websocket
+        self.hello = hello
+        """The server hello: protocol version, challenge and the relay's limits."""
+        self._limits = frame_limits(max(hello.max_envelope, 1))
+        self._request_ids = itertools.count(1)
+        self._pending: dict[int, asyncio.Future[ServerMessage]] = {}
+        self._events: asyncio.Queue[Delivery | End | None] = asyncio.Queue(MAX_QUEUED_EVENTS)
+        self._reader: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def connect(
+        cls,
+        url: str,
+        *,
+        open_timeout: float = 10.0,
+        ping_interval: float | None = 60.0,
+        ping_timeout: float | None = 60.0,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> RelayConnection:
+        """Open a connection, exchange hellos and start reading.
+
+        Raises:
+            RelayCommandError: the relay rejected the hello (for example the version).
+            RelayConnectionClosed: the relay closed the connection during the hello.
+            OSError, TimeoutError, websockets.exceptions.InvalidHandshake: connecting failed.
+        """
+        # websockets picks a default TLS context for wss:// only when ``ssl`` is absent.
+        tls_options: dict[str, Any] = {"ssl": ssl_context} if ssl_context is not None else {}
+        websocket = await connect(
+            url,
+            subprotocols=[Subprotocol(SUBPROTOCOL)],
+            compression=None,
+            open_timeout=open_timeout,
+            ping_interval=ping_interval,
+            ping_timeout=ping_timeout,
+            max_size=CLIENT_MAX_ENVELOPE + FRAME_OVERHEAD,
+            proxy=None,
+            **tls_options,
+        )
+        try:
+            try:
+                async with asyncio.timeout(open_timeout):
+                    first_frame = await websocket.recv()
+            except ConnectionClosed as error:
+                raise RelayConnectionClosed(
+                    f"the relay closed the connection before its hello (code "
+                    f"{websocket.close_code}, {websocket.close_reason or 'no reason'})"
+                ) from error
+            hello = decode_server_message(_as_bytes(first_frame), frame_limits(CLIENT_MAX_ENVELOPE))
+            if not isinstance(hello, ServerHello):
+                raise DecodeError("frame.t", "the first frame from the relay is not a hello")
+
+            relay = cls(websocket, hello)
+            relay._reader = asyncio.create_task(relay._read(), name="relay-reader")
+            await relay._request(Hello(relay._next_id(), PROTOCOL_VERSION), Ok)
+        except BaseException:
+            await websocket.close()
+            raise
+        return relay
+
+    async def __aenter__(self) -> RelayConnection:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the connection and stop the reader; safe to call twice."""
+        await self.websocket.close()
+        if self._reader is not None:
+            await asyncio.gather(self._reader, return_exceptions=True)
+
+    # --- commands -----------------------------------------------------------------------------
+
+    @property
+    def challenge(self) -> bytes:
+        """The 32-byte challenge of this connection, bound into every signature."""
+        return self.hello.challenge
+
+    async def create_inbox(self, kind: str, owner_key: bytes, token: str | None = None) -> Created:
+        """Create an inbox (``"private"`` or ``"contact"``) owned by an Ed25519 public key."""
+        return await self._request(CreateInbox(self._next_id(), kind, owner_key, token), Created)
+
+    async def subscribe(self, receive_id: bytes, owner: SigningKey) -> Subscribed:
+        """Prove ownership with ``owner`` and start receiving the inbox's messages."""
+        signature = owner.sign(signing_input(LABEL_SUBSCRIBE, self.challenge, receive_id))
+        command = Subscribe(self._next_id(), receive_id, signature.signature)
+        return await self._request(command, Subscribed)
+
+    async def unsubscribe(self, receive_id: bytes) -> None:
+        """Stop deliveries from an inbox on this connection."""
+        await self._request(Unsubscribe(self._next_id(), receive_id), Ok)
+
+    async def ack(self, receive_id: bytes, message_ids: Iterable[bytes]) -> int:
+        """Acknowledge delivered messages; return how many the relay deleted."""
+        reply = await self._request(Ack(self._next_id(), receive_id, tuple(message_ids)), Ok)
+        return reply.count or 0
+
+    async def send(self, send_id: bytes, envelope: bytes) -> bytes:
+        """Store an envelope; return its relay message id once it is durable."""
+        reply = await self._request(Send(self._next_id(), send_id, envelope), Sent)
+        return reply.message_id
+
+    async def secure(self, receive_id: bytes, sender_key: bytes) -> None:
+        """Allow only the holder of ``sender_key`` to write to a subscribed private inbox."""
+        await self._request(Secure(self._next_id(), receive_id, sender_key), Ok)
+
+    async def prove_sender(self, send_id: bytes, sender: SigningKey) -> None:
+        """Prove the sender key of a secured inbox once for this connection."""
+        signature = sender.sign(signing_input(LABEL_SENDER, self.challenge, send_id))
+        await self._request(ProveSender(self._next_id(), send_id, signature.signature), Ok)
+
+    async def put_prekeys(
+        self, receive_id: bytes, bundle: bytes | None, one_time_prekeys: Iterable[bytes]
+    ) -> int:
+        """Upload a bundle and/or one-time prekeys; return the one-time prekeys stored."""
+        command = PutPrekeys(self._next_id(), receive_id, bundle, tuple(one_time_prekeys))
+        reply = await self._request(command, Ok)
+        return reply.count or 0
+
+    async def fetch_prekeys(self, send_id: bytes) -> PrekeyBundle:
+        """Fetch the bundle and one one-time prekey (``None`` when none is left)."""
+        return await self._request(FetchPrekeys(self._next_id(), send_id), PrekeyBundle)
+
+    async def delete_inbox(self, receive_id: bytes, owner: SigningKey) -> None:
+        """Delete an inbox with all its messages and prekeys."""
+        signature = owner.sign(signing_input(LABEL_DELETE, self.challenge, receive_id))
+        await self._request(DeleteInbox(self._next_id(), receive_id, signature.signature), Ok)
+
+    async def deliveries(self) -> AsyncIterator[Delivery | End]:
+        """Yield deliveries and subscription-end notices until the connection closes."""
+        while True:
+            event = await self._events.get()
+            if event is None:
+                # Put the marker back so a second iterator also stops.
+                with contextlib.suppress(asyncio.QueueFull):
+                    self._events.put_nowait(None)
+                return
+            yield event
+
+    # --- internals ---------------------------------------------------------------------------
+
+    def _next_id(self) -> int:
+        return next(self._request_ids) % (MAX_REQUEST_ID + 1)
+
+    async def _request(self, command: Command, expected: type[R]) -> R:
+        if self._reader is not None and self._reader.done():
+            raise RelayConnectionClosed("the connection to the relay is closed")
+        future: asyncio.Future[ServerMessage] = asyncio.get_running_loop().create_future()
+        self._pending[command.request_id] = future
+        try:
+            try:
+                await self.websocket.send(encode_command(command))
+            except ConnectionClosed as error:
+                raise RelayConnectionClosed("the connection to the relay is closed") from error
+            reply = await future
+        finally:
+            self._pending.pop(command.request_id, None)
+
+        if isinstance(reply, Error):
+            raise RelayCommandError(reply.code, reply.message)
+        if not isinstance(reply, expected):
+            raise DecodeError(
+                "frame.t", f"expected {expected.__name__}, got {type(reply).__name__}"
+            )
+        return reply
+
+    async def _read(self) -> None:
+        try:
+            async for frame in self.websocket:
+                try:
+                    message = decode_server_message(_as_bytes(frame), self._limits)
+                except DecodeError as error:
+                    logger.warning("ignored an invalid frame from the relay: %s", error)
+                    continue
+                await self._dispatch(message)
+        except ConnectionClosed:
+            pass
+        finally:
+            closed = RelayConnectionClosed(
+                f"the relay closed the connection (code {self.websocket.close_code})"
+            )
+            for future in self._pending.values():
+                if not future.done():
+                    future.set_exception(closed)
+            # Make room for the end marker even when the application stopped reading.
+            while self._events.full():
+                self._events.get_nowait()
+            self._events.put_nowait(None)
+
+    async def _dispatch(self, message: ServerMessage) -> None:
+        if isinstance(message, Delivery | End):
+            await self._events.put(message)
+            return
+
+        request_id = getattr(message, "request_id", None)
+        future = self._pending.get(request_id) if request_id is not None else None
+        if future is None:
+            if isinstance(message, Error):
+                logger.warning("relay error without a pending request: %s", message.code)
+            return
+        if not future.done():
+            future.set_result(message)
+
+
+def _as_bytes(frame: str | bytes) -> bytes:
+    if isinstance(frame, str):
+        raise DecodeError("frame", "the relay sent a text frame")
+    return frame
