@@ -48,6 +48,9 @@ MAX_QUESTION_PROMPT_CHARS = 500
 MAX_EVAL_ANSWER_CHARS = 2_000
 MIN_RATING = 1
 MAX_RATING = 5
+INBOX_ID_SIZE = 16
+SENDER_KEY_SIZE = 32
+MAX_RELAY_URL_CHARS = 256
 
 # UTF-8 needs at most 4 bytes per code point, so the largest text body is 64,000 bytes.
 # The input limit adds room for the other fields and for keys a later revision may add.
@@ -84,6 +87,8 @@ _FORBIDDEN_IN_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _FORBIDDEN_IN_NAME = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 _QUESTION_KEY = re.compile("[a-z][a-z0-9_]*")
+# A relay URL in an introduction: ws:// or wss://, then printable ASCII without spaces.
+_RELAY_URL = re.compile(r"wss?://[\x21-\x7e]+")
 _TEXT_VERSION = re.compile("[A-Za-z0-9._-]+")
 
 
@@ -394,6 +399,52 @@ class EvalAnswers(_ContentBase):
         return fields
 
 
+@dataclass(frozen=True)
+class Introduction(_ContentBase):
+    """The sender's profile and the private inbox where the recipient writes to the sender.
+
+    A konseli sends one inside the first envelope to a counselor's contact inbox, and the
+    counselor answers with one for the private inbox it made for that konseli.
+    """
+
+    TAG: ClassVar[str] = "intro"
+
+    display_name: str
+    role: Role
+    relay_url: str
+    """WebSocket URL of the relay that stores the inbox, ``ws://`` or ``wss://``."""
+
+    inbox_id: bytes
+    """Send id of the sender's private inbox on that relay, 16 bytes."""
+
+    sender_key: bytes
+    """Ed25519 public key (32 bytes) that the sender proves when it writes to the
+    recipient's inbox, so the recipient can secure that inbox to this key alone."""
+
+    language: Language | None = None
+
+    def _check_body(self) -> None:
+        _check_display_name(self.display_name, "display_name")
+        _check_choice(self.role, ROLES, "role")
+        _check_pattern(self.relay_url, "relay_url", _RELAY_URL, MAX_RELAY_URL_CHARS)
+        _check_size(self.inbox_id, INBOX_ID_SIZE, "inbox_id")
+        _check_size(self.sender_key, SENDER_KEY_SIZE, "sender_key")
+        if self.language is not None:
+            _check_choice(self.language, LANGUAGES, "language")
+
+    def _body_fields(self) -> dict[str, Any]:
+        fields: dict[str, Any] = {
+            "display_name": self.display_name,
+            "role": self.role,
+            "relay_url": self.relay_url,
+            "inbox_id": self.inbox_id,
+            "sender_key": self.sender_key,
+        }
+        if self.language is not None:
+            fields["language"] = self.language
+        return fields
+
+
 def _check_ratings(ratings: tuple[EvalRating, ...]) -> None:
     if len(ratings) > MAX_EVAL_QUESTIONS:
         raise InvalidContentError(
@@ -416,7 +467,17 @@ def _check_ratings(ratings: tuple[EvalRating, ...]) -> None:
             )
 
 
-Content = Text | Delivered | Read | Profile | SessionControl | Consent | EvalRequest | EvalAnswers
+Content = (
+    Text
+    | Delivered
+    | Read
+    | Profile
+    | SessionControl
+    | Consent
+    | EvalRequest
+    | EvalAnswers
+    | Introduction
+)
 """Any decoded content message."""
 
 
@@ -548,6 +609,19 @@ def _decode_eval_answers(fields: Fields, header: _Header) -> EvalAnswers:
     )
 
 
+def _decode_introduction(fields: Fields, header: _Header) -> Introduction:
+    language = fields.choice("language", LANGUAGES) if fields.has("language") else None
+    return Introduction(
+        *header,
+        display_name=fields.string("display_name", max_len=MAX_DISPLAY_NAME_CHARS),
+        role=fields.choice("role", ROLES),  # type: ignore[arg-type]
+        relay_url=fields.string("relay_url", max_len=MAX_RELAY_URL_CHARS),
+        inbox_id=fields.binary("inbox_id", size=INBOX_ID_SIZE),
+        sender_key=fields.binary("sender_key", size=SENDER_KEY_SIZE),
+        language=language,  # type: ignore[arg-type]
+    )
+
+
 _DECODERS: dict[str, Callable[[Fields, _Header], Content]] = {
     Text.TAG: _decode_text,
     Delivered.TAG: _decode_delivered,
@@ -557,6 +631,7 @@ _DECODERS: dict[str, Callable[[Fields, _Header], Content]] = {
     Consent.TAG: _decode_consent,
     EvalRequest.TAG: _decode_eval_request,
     EvalAnswers.TAG: _decode_eval_answers,
+    Introduction.TAG: _decode_introduction,
 }
 
 

@@ -26,6 +26,7 @@ from konsel.protocol.content import (
     EvalQuestion,
     EvalRating,
     EvalRequest,
+    Introduction,
     InvalidContentError,
     Profile,
     Read,
@@ -668,3 +669,91 @@ def test_constructors_validate_like_decoder() -> None:
     for build in bad_cases:
         with pytest.raises(InvalidContentError):
             build()
+
+
+# Introductions --------------------------------------------------------------------------
+
+INBOX_ID = bytes(range(32, 48))
+SENDER_KEY = bytes(range(64, 96))
+
+
+@st.composite
+def introductions(draw: st.DrawFn) -> Introduction:
+    """Draw a valid introduction."""
+    return Introduction(
+        **draw(header_fields),
+        display_name=draw(display_names()),
+        role=draw(st.sampled_from(["konselor", "konseli"])),
+        relay_url=draw(st.from_regex(r"wss?://[a-z0-9.:-]{1,200}", fullmatch=True)),
+        inbox_id=draw(message_ids),
+        sender_key=draw(st.binary(min_size=32, max_size=32)),
+        language=draw(st.sampled_from([None, "id", "en"])),
+    )
+
+
+@given(introductions())
+def test_introduction_round_trip(message: Introduction) -> None:
+    decoded = decode_content(message.encode())
+
+    assert decoded == message
+    assert type(decoded) is Introduction
+
+
+def intro_map(**overrides: Any) -> dict[str, Any]:
+    """Build the map of a valid introduction, with some keys replaced or removed."""
+    base: dict[str, Any] = {
+        "t": "intro",
+        "body": _REMOVE,
+        "display_name": "Dimas",
+        "role": "konseli",
+        "relay_url": "wss://relay.sekolah.sch.id",
+        "inbox_id": INBOX_ID,
+        "sender_key": SENDER_KEY,
+    }
+    base.update(overrides)
+    return header(**base)
+
+
+def test_introduction_valid_map() -> None:
+    decoded = decode_content(pack(intro_map()))
+
+    assert isinstance(decoded, Introduction)
+    assert decoded.inbox_id == INBOX_ID
+    assert decoded.relay_url == "wss://relay.sekolah.sch.id"
+    assert decoded.language is None
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"inbox_id": INBOX_ID[:15]}, "inbox_id"),
+        ({"inbox_id": _REMOVE}, "inbox_id"),
+        ({"sender_key": SENDER_KEY + b"\x00"}, "sender_key"),
+        ({"sender_key": "kunci"}, "sender_key"),
+        ({"relay_url": "https://relay.sekolah.sch.id"}, "relay_url"),
+        ({"relay_url": "wss://relay sekolah"}, "relay_url"),
+        ({"relay_url": "wss://" + "a" * 251}, "relay_url"),
+        ({"relay_url": _REMOVE}, "relay_url"),
+        ({"role": "guru"}, "role"),
+        ({"display_name": ""}, "display_name"),
+        ({"display_name": "Dimas\u202e"}, "display_name"),
+        ({"language": "jv"}, "language"),
+    ],
+)
+def test_introduction_invalid(overrides: dict[str, Any], field: str) -> None:
+    assert decode_error(intro_map(**overrides)).field == field
+
+
+def test_introduction_construct_invalid() -> None:
+    with pytest.raises(InvalidContentError) as caught:
+        Introduction(
+            MESSAGE_ID,
+            0,
+            0,
+            display_name="Bu Sari",
+            role="konselor",
+            relay_url="ws://127.0.0.1:7480",
+            inbox_id=INBOX_ID,
+            sender_key=SENDER_KEY[:31],
+        )
+    assert caught.value.field == "sender_key"

@@ -1,0 +1,232 @@
+"""Events the engine emits for the user interface, and the error codes it reports.
+
+Every event is a frozen dataclass. Each subscriber of :meth:`Engine.events` has its own
+bounded queue: the engine never waits for a screen, and a subscriber that falls behind
+loses its oldest events first.
+
+Errors carry a stable ``code``. :data:`ERROR_MESSAGES` maps each code to the text a user
+sees, Indonesian first and English second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from typing import Literal
+
+from .store_messages import StoredMessage
+
+logger = logging.getLogger("konsel.client.events")
+
+ConnectionState = Literal["connected", "connecting", "offline"]
+
+MAX_QUEUED_EVENTS = 4096
+"""Events kept per subscriber that has not read them; older ones are dropped first."""
+
+
+@dataclass(frozen=True)
+class ConnectionChanged:
+    """The relay connection changed state; ``outbox`` is the number of unsent messages."""
+
+    state: ConnectionState
+    outbox: int
+
+
+@dataclass(frozen=True)
+class OutboxChanged:
+    """The number of messages waiting for the relay's confirmation changed."""
+
+    outbox: int
+
+
+@dataclass(frozen=True)
+class MessageReceived:
+    """A new message from a contact was stored and is ready to show."""
+
+    contact_id: int
+    message: StoredMessage
+
+
+@dataclass(frozen=True)
+class MessageStatusChanged:
+    """An own message moved to ``status`` (sent, delivered, read or failed)."""
+
+    contact_id: int
+    order: int
+    status: str
+
+
+@dataclass(frozen=True)
+class ContactRequestPending:
+    """A konseli asked for contact through the counselor's invitation; accept or decline it."""
+
+    request_id: int
+    display_name: str
+    fingerprint: bytes
+    """First 8 bytes of the konseli's identity key fingerprint, for display."""
+
+
+@dataclass(frozen=True)
+class ContactAdded:
+    """A contact is ready: both sides know each other's private inbox."""
+
+    contact_id: int
+    display_name: str
+    role: str
+
+
+@dataclass(frozen=True)
+class SessionRenewed:
+    """A new encrypted session replaced a broken one; earlier messages may need resending."""
+
+    contact_id: int
+
+
+@dataclass(frozen=True)
+class DamagedMessage:
+    """An envelope from this inbox could not be read; the conversation goes on."""
+
+    contact_id: int | None
+    reason: str
+    """Short English reason for logs, never the message content."""
+
+
+@dataclass(frozen=True)
+class ContentReceived:
+    """A content message the engine does not handle itself (consent, session, evaluation)."""
+
+    contact_id: int
+    content: object
+
+
+@dataclass(frozen=True)
+class EngineErrorEvent:
+    """An error the engine handled in the background; ``code`` is a key of ERROR_MESSAGES."""
+
+    code: str
+    detail: str
+
+
+Event = (
+    ConnectionChanged
+    | OutboxChanged
+    | MessageReceived
+    | MessageStatusChanged
+    | ContactRequestPending
+    | ContactAdded
+    | SessionRenewed
+    | DamagedMessage
+    | ContentReceived
+    | EngineErrorEvent
+)
+
+
+class EventStream:
+    """One subscriber's queue of engine events; iterate it with ``async for``."""
+
+    def __init__(self, hub: EventHub) -> None:
+        self._hub = hub
+        self.queue: asyncio.Queue[Event] = asyncio.Queue(MAX_QUEUED_EVENTS)
+
+    def __aiter__(self) -> EventStream:
+        return self
+
+    async def __anext__(self) -> Event:
+        return await self.queue.get()
+
+    def close(self) -> None:
+        """Stop receiving events."""
+        with contextlib.suppress(ValueError):
+            self._hub.streams.remove(self)
+
+
+class EventHub:
+    """The engine's subscribers and the fan-out of each event to all of them."""
+
+    def __init__(self) -> None:
+        self.streams: list[EventStream] = []
+
+    def subscribe(self) -> EventStream:
+        """Register and return a new stream."""
+        stream = EventStream(self)
+        self.streams.append(stream)
+        return stream
+
+    def emit(self, event: Event) -> None:
+        """Queue an event for every subscriber, dropping a slow subscriber's oldest event."""
+        for stream in list(self.streams):
+            if stream.queue.full():
+                stream.queue.get_nowait()
+                logger.warning("event queue full; dropped the oldest event")
+            stream.queue.put_nowait(event)
+
+
+class EngineError(Exception):
+    """A request to the engine that failed; ``code`` is a key of :data:`ERROR_MESSAGES`."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+        self.detail = detail
+
+
+ERROR_MESSAGES: dict[str, dict[str, str]] = {
+    "message_too_large": {
+        "id": "Pesan terlalu panjang untuk dikirim. Bagi menjadi beberapa pesan yang lebih pendek.",
+        "en": "The message is too long to send. Split it into several shorter messages.",
+    },
+    "message_empty": {
+        "id": "Pesan kosong tidak dikirim.",
+        "en": "An empty message is not sent.",
+    },
+    "message_invalid": {
+        "id": "Pesan berisi karakter yang tidak bisa dikirim. Hapus karakter itu, lalu coba lagi.",
+        "en": "The message contains characters that cannot be sent. Remove them and try again.",
+    },
+    "offline": {
+        "id": "Belum tersambung ke server. Periksa koneksi internet, lalu coba lagi.",
+        "en": "Not connected to the server. Check the internet connection, then try again.",
+    },
+    "contact_pending": {
+        "id": "Guru BK belum menerima permintaan ini. Pesan bisa dikirim setelah diterima.",
+        "en": "The counselor has not accepted this request yet. Messages can be sent after that.",
+    },
+    "contact_not_found": {
+        "id": "Kontak tidak ditemukan.",
+        "en": "The contact was not found.",
+    },
+    "request_not_found": {
+        "id": "Permintaan kontak tidak ditemukan. Mungkin sudah diterima atau ditolak.",
+        "en": "The contact request was not found. It may have been accepted or declined.",
+    },
+    "wrong_role": {
+        "id": "Tindakan ini tidak tersedia untuk peran akun ini.",
+        "en": "This action is not available for this account's role.",
+    },
+    "relay_mismatch": {
+        "id": "Undangan ini memakai server lain. Aplikasi ini baru mendukung satu server.",
+        "en": "This invitation uses another server. This app supports one server so far.",
+    },
+    "invitation_invalid": {
+        "id": "Undangan tidak bisa dipakai. Minta tautan baru kepada guru BK.",
+        "en": "The invitation cannot be used. Ask the counselor for a new link.",
+    },
+    "relay_rejected": {
+        "id": "Server menolak permintaan ini. Coba lagi nanti.",
+        "en": "The server rejected this request. Try again later.",
+    },
+    "recipient_gone": {
+        "id": "Kotak pesan penerima sudah tidak ada. Pesan tidak terkirim.",
+        "en": "The recipient's inbox no longer exists. The message was not sent.",
+    },
+    "sync_failed": {
+        "id": "Terjadi kesalahan saat memproses pesan. Aplikasi akan mencoba lagi.",
+        "en": "An error occurred while processing messages. The app will try again.",
+    },
+    "relay_fatal": {
+        "id": "Server tidak bisa dipakai oleh versi aplikasi ini. Hubungi pengelola server.",
+        "en": "This version of the app cannot use the server. Contact the server's administrator.",
+    },
+}

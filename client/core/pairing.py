@@ -1,0 +1,342 @@
+"""Pairing by invitation link and the counselor's prekey pool.
+
+The flow, with C the counselor and K the konseli (student):
+
+1. C creates a contact inbox, uploads a signed-prekey bundle and one-time prekeys, and
+   shares an invitation link (relay URL, contact inbox send id, identity key, bundle).
+2. K fetches a bundle from the contact inbox, with one one-time prekey while any are
+   left, and checks that its identity matches the link. K then creates a private inbox,
+   starts an X3DH session and sends an "i" envelope with an :class:`Introduction`. It
+   carries K's profile, the send id of K's private inbox and the sender key K will prove
+   when writing to C.
+3. C decrypts it, which consumes the one-time prekey, and keeps it as a pending request.
+4. On accept, C creates a private inbox for K, secures it to K's sender key, and replies
+   with its own introduction. K secures its inbox to C's sender key on receipt. On
+   decline, C forgets the request, because it created nothing on the relay for it.
+
+Starting a new session with an existing contact is in :mod:`.renewal`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING
+
+import nacl.bindings as sodium
+from nacl.signing import SigningKey
+
+from konsel.protocol.content import Introduction, decode_content, new_message_id
+from konsel.protocol.envelope import message_id
+from konsel.protocol.errors import DecodeError, KonselError
+from konsel.protocol.invitation import Invitation, InvitationError
+from konsel.protocol.invitation_link import decode_link, encode_link
+from konsel.protocol.prekeys import (
+    MAX_ONE_TIME_PREKEYS,
+    PrekeyBundle,
+    PrekeyStore,
+    encode_one_time_prekey,
+)
+from konsel.protocol.session import Session
+
+from .engine_state import ControlItem, OwnedInbox, PendingRequest, Route, commit
+from .events import (
+    ContactAdded,
+    ContactRequestPending,
+    DamagedMessage,
+    EngineError,
+)
+from .relay_connection import Delivery, RelayConnection
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+logger = logging.getLogger("konsel.client.pairing")
+
+CONNECT_TIMEOUT = 10.0
+"""Seconds a pairing step waits for the relay connection before reporting ``offline``."""
+MAX_PREKEYS_PER_UPLOAD = 100
+"""One-time prekeys per ``pk_put`` command, the relay's per-command limit."""
+
+
+def _content_role(role: str) -> str:
+    return "konselor" if role == "counselor" else "konseli"
+
+
+async def _connection(engine: Engine) -> RelayConnection:
+    try:
+        return await engine.sync.wait_connected(CONNECT_TIMEOUT)
+    except TimeoutError:
+        raise EngineError("offline", "no relay connection") from None
+
+
+# --- counselor: invitation and prekeys ------------------------------------------------------
+
+
+async def create_invitation(engine: Engine, kind: str, expires_at: int | None) -> str:
+    """Create the contact inbox on first use, upload prekeys and return an invitation link."""
+    state = engine.state
+    if state.role != "counselor" or state.relay_url is None:
+        raise EngineError("wrong_role", "only a counselor with a relay creates invitations")
+    connection = await _connection(engine)
+
+    if state.contact_inbox is None:
+        owner = SigningKey.generate()
+        created = await connection.create_inbox("contact", bytes(owner.verify_key))
+        subscribed = await connection.subscribe(created.receive_id, owner)
+        async with engine.lock:
+            state.contact_inbox = OwnedInbox(
+                created.receive_id, created.send_id, bytes(owner), "contact"
+            )
+            await asyncio.to_thread(commit, engine.store, state)
+        await refill_prekeys(engine, connection, subscribed.prekeys)
+
+    bundle = engine.prekeys.bundle(engine.identity, None).encode()
+    invitation = Invitation(
+        relay_url=state.relay_url,
+        inbox_id=state.contact_inbox.send_id,
+        identity_key=engine.identity.public.ed25519,
+        prekey_bundle=bundle,
+        kind="one_time" if kind == "one_time" else "reusable",
+        expires_at=expires_at,
+        display_name=state.display_name,
+    )
+    return encode_link(invitation)
+
+
+async def refill_prekeys(engine: Engine, connection: RelayConnection, remaining: int) -> None:
+    """Upload the bundle and new one-time prekeys when the relay's pool is at half or less."""
+    inbox = engine.state.contact_inbox
+    target = engine.state.one_time_prekey_target
+    engine.relay_prekey_count = remaining
+    if inbox is None or remaining > target // 2:
+        return
+
+    async with engine.lock:
+        count = target - remaining
+        prekeys = _drop_oldest_one_time_prekeys(engine.prekeys, count)
+        first_new = prekeys.next_one_time_id
+        prekeys = prekeys.add_one_time_prekeys(count)
+        await asyncio.to_thread(commit, engine.store, engine.state, prekeys=prekeys.to_bytes())
+        engine.prekeys = prekeys
+
+    records = [
+        encode_one_time_prekey(prekey_id, sodium.crypto_scalarmult_base(private_key))
+        for prekey_id, private_key in sorted(prekeys.one_time_prekeys.items())
+        if prekey_id >= first_new
+    ]
+    bundle = prekeys.bundle(engine.identity, None).encode()
+    for start in range(0, max(len(records), 1), MAX_PREKEYS_PER_UPLOAD):
+        chunk = records[start : start + MAX_PREKEYS_PER_UPLOAD]
+        stored = await connection.put_prekeys(inbox.receive_id, bundle, chunk)
+        engine.relay_prekey_count = stored
+        logger.info("uploaded %d one-time prekeys; the relay now stores %d", len(chunk), stored)
+
+
+def _drop_oldest_one_time_prekeys(prekeys: PrekeyStore, room: int) -> PrekeyStore:
+    """Drop the oldest local one-time prekeys so that ``room`` new ones fit under the cap.
+
+    The oldest were handed out longest ago, so their initial envelopes are the least
+    likely to arrive still.
+    """
+    excess = len(prekeys.one_time_prekeys) + room - MAX_ONE_TIME_PREKEYS
+    for prekey_id in sorted(prekeys.one_time_prekeys)[: max(excess, 0)]:
+        _, prekeys = prekeys.consume_one_time_prekey(prekey_id)
+    return prekeys
+
+
+# --- konseli: accepting an invitation ---------------------------------------------------------
+
+
+async def accept_invitation(engine: Engine, link: str) -> int:
+    """Send a contact request through an invitation link; return the new contact's id."""
+    state = engine.state
+    try:
+        invitation = decode_link(link, now=int(time.time()))
+    except InvitationError as error:
+        raise EngineError(error.code, str(error)) from None
+    if state.relay_url is None:
+        state.relay_url = invitation.relay_url
+        engine.sync.start()
+    elif state.relay_url != invitation.relay_url:
+        raise EngineError("relay_mismatch", "the invitation names another relay")
+    connection = await _connection(engine)
+
+    fetched = await connection.fetch_prekeys(invitation.inbox_id)
+    try:
+        bundle = PrekeyBundle.decode(fetched.bundle, fetched.one_time_prekey)
+    except KonselError as error:
+        raise EngineError("invitation_invalid", f"bundle from the relay: {error}") from None
+    if bundle.identity.ed25519 != invitation.identity_key:
+        raise EngineError("invitation_invalid", "the relay's bundle has another identity key")
+
+    owner = SigningKey.generate()
+    created = await connection.create_inbox("private", bytes(owner.verify_key))
+    await connection.subscribe(created.receive_id, owner)
+    sender = SigningKey.generate()
+    session = Session.initiate(engine.identity, bundle)
+    # The introduction is the first content message of the conversation: seq 1.
+    intro = Introduction(
+        new_message_id(),
+        1,
+        engine.clock(),
+        display_name=state.display_name,
+        role="konseli",
+        relay_url=invitation.relay_url,
+        inbox_id=created.send_id,
+        sender_key=bytes(sender.verify_key),
+    )
+    envelope, session = session.encrypt(intro.encode())
+
+    async with engine.lock:
+        contact = await asyncio.to_thread(
+            engine.store.add_contact,
+            invitation.display_name or "Guru BK",
+            "counselor",
+            invitation.identity_key,
+            [created.receive_id],
+        )
+        state.private_inboxes[created.receive_id] = OwnedInbox(
+            created.receive_id, created.send_id, bytes(owner), "private", contact.id
+        )
+        state.routes[contact.id] = Route(
+            contact.id,
+            peer_send_id=invitation.inbox_id,
+            sender_seed=bytes(sender),
+            peer_contact_send_id=invitation.inbox_id,
+            last_seq=intro.seq,
+        )
+        state.control_outbox.append(
+            ControlItem(state.new_id(), contact.id, invitation.inbox_id, envelope)
+        )
+        await asyncio.to_thread(
+            commit, engine.store, state, session=(contact.id, session.to_bytes())
+        )
+        engine.sessions[contact.id] = session
+    engine.sync.wake_outbox()
+    return contact.id
+
+
+# --- counselor: requests --------------------------------------------------------------------
+
+
+async def handle_request(engine: Engine, connection: RelayConnection, delivery: Delivery) -> None:
+    """Decrypt a contact request from the contact inbox and keep it as pending."""
+    del connection
+    envelope_id = message_id(delivery.envelope)
+    if engine.state.is_known_control(envelope_id):
+        engine.duplicate_count += 1
+        return
+
+    async with engine.lock:
+        engine.decrypt_count += 1
+        try:
+            session, plaintext, prekeys = Session.respond(
+                engine.identity, engine.prekeys, delivery.envelope, now=engine.clock() // 1000
+            )
+            content = decode_content(plaintext)
+        except (DecodeError, KonselError) as error:
+            engine.emit(DamagedMessage(None, f"unreadable contact request: {type(error).__name__}"))
+            return
+        if not isinstance(content, Introduction):
+            engine.emit(DamagedMessage(None, "a contact request without an introduction"))
+            return
+
+        request = PendingRequest(
+            request_id=engine.state.new_id(),
+            identity_key=session.remote_identity.ed25519,
+            display_name=content.display_name,
+            relay_url=content.relay_url,
+            inbox_id=content.inbox_id,
+            sender_key=content.sender_key,
+            session=session.to_bytes(),
+            envelope_id=envelope_id,
+            received_at=engine.clock(),
+        )
+        engine.state.pending[request.request_id] = request
+        await asyncio.to_thread(commit, engine.store, engine.state, prekeys=prekeys.to_bytes())
+        engine.prekeys = prekeys
+
+    fingerprint = session.remote_identity.fingerprint()[:8]
+    engine.emit(ContactRequestPending(request.request_id, request.display_name, fingerprint))
+
+
+async def accept_request(engine: Engine, request_id: int) -> int:
+    """Accept a pending request: private inbox, secured, introduction sent back."""
+    state = engine.state
+    request = state.pending.get(request_id)
+    if request is None:
+        raise EngineError("request_not_found", f"request {request_id}")
+    connection = await _connection(engine)
+
+    # NOTE: a crash between creating the inbox and the commit below leaves an unused inbox
+    # on the relay. The request stays pending, so a second accept creates another inbox.
+    owner = SigningKey.generate()
+    created = await connection.create_inbox("private", bytes(owner.verify_key))
+    await connection.subscribe(created.receive_id, owner)
+    await connection.secure(created.receive_id, request.sender_key)
+    sender = SigningKey.generate()
+
+    async with engine.lock:
+        contact = await asyncio.to_thread(
+            engine.store.add_contact,
+            request.display_name,
+            "student",
+            request.identity_key,
+            [created.receive_id],
+        )
+        state.private_inboxes[created.receive_id] = OwnedInbox(
+            created.receive_id, created.send_id, bytes(owner), "private", contact.id
+        )
+        state.routes[contact.id] = Route(
+            contact.id,
+            peer_send_id=request.inbox_id,
+            sender_seed=bytes(sender),
+            peer_sender_key=request.sender_key,
+            accepted=True,
+            last_seq=1,
+        )
+        intro = own_introduction(engine, created.send_id, sender, seq=1)
+        envelope, session = Session.from_bytes(request.session).encrypt(intro.encode())
+        state.control_outbox.append(
+            ControlItem(state.new_id(), contact.id, request.inbox_id, envelope)
+        )
+        del state.pending[request_id]
+        state.remember_control(request.envelope_id)
+        await asyncio.to_thread(
+            commit, engine.store, state, session=(contact.id, session.to_bytes())
+        )
+        engine.sessions[contact.id] = session
+
+    engine.sync.wake_outbox()
+    engine.emit(ContactAdded(contact.id, request.display_name, "student"))
+    return contact.id
+
+
+async def decline_request(engine: Engine, request_id: int) -> None:
+    """Forget a pending request; its one-time prekey is already spent and nothing else exists."""
+    async with engine.lock:
+        request = engine.state.pending.pop(request_id, None)
+        if request is None:
+            raise EngineError("request_not_found", f"request {request_id}")
+        engine.state.remember_control(request.envelope_id)
+        await asyncio.to_thread(commit, engine.store, engine.state)
+
+
+def own_introduction(
+    engine: Engine, inbox_send_id: bytes, sender: SigningKey, *, seq: int
+) -> Introduction:
+    """Build this user's introduction for a private inbox and a sender key."""
+    state = engine.state
+    assert state.relay_url is not None
+    return Introduction(
+        new_message_id(),
+        seq,
+        engine.clock(),
+        display_name=state.display_name,
+        role=_content_role(state.role),  # type: ignore[arg-type]
+        relay_url=state.relay_url,
+        inbox_id=inbox_send_id,
+        sender_key=bytes(sender.verify_key),
+    )
