@@ -8,6 +8,7 @@ loopback port.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -56,7 +57,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if arguments.command == "demo":
         from .demo import run_demo
 
-        return run_demo(language=arguments.lang, pause=max(0.0, arguments.pause))
+        try:
+            return run_demo(language=arguments.lang, pause=max(0.0, arguments.pause))
+        except BrokenPipeError:
+            # The reader of our output went away (for example `| head`); stop quietly.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
 
     parser.print_help(sys.stderr)
     return 2

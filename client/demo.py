@@ -27,7 +27,7 @@ from konsel.protocol.content import (
     EvalAnswers,
     EvalQuestion,
     EvalRequest,
-    Profile,
+    Introduction,
     SessionControl,
     Text,
     decode_content,
@@ -54,6 +54,7 @@ class Person:
     role: str
     identity: IdentityKeyPair = field(default_factory=IdentityKeyPair.generate)
     inbox_key: SigningKey = field(default_factory=SigningKey.generate)
+    sender_key: SigningKey = field(default_factory=SigningKey.generate)
     receive_id: bytes = b""
     send_id: bytes = b""
     session: Session | None = None
@@ -140,8 +141,19 @@ async def _converse(url: str, language: str, say: Callable[[str], None]) -> list
         student.receive_id, student.send_id = private.receive_id, private.send_id
         say(text["student_fetched"].format(name=student.name))
 
+        # The first envelope introduces the student and names the private inbox where
+        # the counselor's replies go, so the relay never sees who replies to whom.
+        introduction = Introduction(
+            *student.next_header(),
+            display_name=student.name,
+            role="konseli",
+            relay_url=url,
+            inbox_id=student.send_id,
+            sender_key=bytes(student.sender_key.verify_key),
+            language="id" if language == "id" else "en",
+        )
         first: list[Content] = [
-            Profile(*student.next_header(), display_name=student.name, role="konseli"),
+            introduction,
             *[Text(*student.next_header(), body=line) for line in SCRIPT[language]["opening"]],
         ]
         for content in first:
@@ -149,8 +161,6 @@ async def _converse(url: str, language: str, say: Callable[[str], None]) -> list
         carried.extend(SCRIPT[language]["opening"])
         say(text["student_sent"].format(count=len(first)))
 
-    # NOTE: the reply address travels out of band here; the client engine carries it in
-    # an encrypted introduction message inside the first envelope.
     counselor_connection = await RelayConnection.connect(url)
     student_connection = await RelayConnection.connect(url)
     try:
@@ -159,6 +169,10 @@ async def _converse(url: str, language: str, say: Callable[[str], None]) -> list
 
         received = await _receive(counselor_connection, counselor, len(first), prekeys)
         _show(say, text, counselor, received)
+        introductions = [content for content in received if isinstance(content, Introduction)]
+        if len(introductions) != 1:
+            raise RuntimeError("the first envelope carried no introduction")
+        reply_send_id = introductions[0].inbox_id
 
         codes = {
             person.name: safety_code(
@@ -175,7 +189,7 @@ async def _converse(url: str, language: str, say: Callable[[str], None]) -> list
         await _send(
             counselor_connection,
             counselor,
-            student.send_id,
+            reply_send_id,
             SessionControl(*counselor.next_header(), action="start", session_id=session_id),
         )
         _show(say, text, student, await _receive(student_connection, student, 1))
@@ -188,7 +202,8 @@ async def _converse(url: str, language: str, say: Callable[[str], None]) -> list
                 speaker, listener = student, counselor
                 outgoing, incoming = student_connection, counselor_connection
             message = Text(*speaker.next_header(), body=line)
-            await _send(outgoing, speaker, listener.send_id, message)
+            destination = reply_send_id if speaker_is_counselor else counselor.send_id
+            await _send(outgoing, speaker, destination, message)
             carried.append(line)
             _show(say, text, listener, await _receive(incoming, listener, 1))
 
@@ -198,7 +213,7 @@ async def _converse(url: str, language: str, say: Callable[[str], None]) -> list
         await _send(
             counselor_connection,
             counselor,
-            student.send_id,
+            reply_send_id,
             EvalRequest(*counselor.next_header(), session_id=session_id, questions=questions),
         )
         _show(say, text, student, await _receive(student_connection, student, 1))
@@ -265,7 +280,7 @@ def _show(
     say: Callable[[str], None], text: dict[str, str], receiver: Person, contents: list[Content]
 ) -> None:
     for content in contents:
-        if isinstance(content, Profile):
+        if isinstance(content, Introduction):
             say(
                 text["got_profile"].format(
                     name=receiver.name, sender=content.display_name, role=content.role
