@@ -1,9 +1,9 @@
 """The ``konsel-chat demo`` walk-through: a counselor and a student talk through a real relay.
 
-Everything runs in this process: a konsel-relay on a free loopback port with its data in a
-temporary folder, a counselor identity that publishes a contact inbox with prekeys, and a
-student identity that starts an X3DH session from those prekeys while the counselor's
-client is not listening. The conversation then runs over the Double Ratchet. At the end the
+Everything runs in this process. A konsel-relay listens on a free loopback port and keeps
+its data in a temporary folder. A counselor identity publishes a contact inbox with
+prekeys, and a student identity starts an X3DH session from those prekeys while the
+counselor's client is not listening. The conversation then runs over the Double Ratchet. At the end the
 demo searches the relay's database file for every sentence it carried and reports that
 none is there. The temporary folder is deleted on exit.
 """
@@ -141,8 +141,8 @@ async def _converse(url: str, language: str, say: Callable[[str], None]) -> list
         student.receive_id, student.send_id = private.receive_id, private.send_id
         say(text["student_fetched"].format(name=student.name))
 
-        # The first envelope introduces the student and names the private inbox where
-        # the counselor's replies go, so the relay never sees who replies to whom.
+        # The first envelope introduces the student and names the private inbox for the
+        # counselor's replies, so the relay cannot link the reply inbox to the contact.
         introduction = Introduction(
             *student.next_header(),
             display_name=student.name,

@@ -8,6 +8,11 @@ Two envelope types exist::
 "m" carries a ratchet message. "i" carries a ratchet message together with the X3DH
 fields the responder needs to start the session. The relay forwards envelopes as opaque
 bytes; :func:`message_id` lets clients drop duplicates without decrypting.
+
+Every message passes through here, so "m" envelopes are built and parsed by slicing bytes
+instead of through msgpack. The encoder writes the bytes that msgpack writes. The parser
+accepts only input that the strict msgpack decoder accepts with the same result, and
+hands any other input to the strict decoder, which raises the usual errors.
 """
 
 from __future__ import annotations
@@ -53,6 +58,17 @@ _LIMITS = Limits(
 )
 _KNOWN_TYPES = frozenset({TYPE_MESSAGE, TYPE_INITIAL})
 
+# msgpack framing of an "m" envelope: fixarray of 4 (0x94), positive fixint version,
+# fixstr of 1 byte (0xa1) with the type, then two bin items. A bin item of length L is
+# 0xc4 u8, 0xc5 u16 or 0xc6 u32 (big-endian) followed by L bytes, and msgpack writes the
+# shortest of the three that fits L.
+_MESSAGE_START = bytes([0x94, PROTOCOL_VERSION, 0xA1]) + TYPE_MESSAGE.encode()
+_BIN8, _BIN16, _BIN32 = 0xC4, 0xC5, 0xC6
+_BIN8_PREFIXES = [bytes([_BIN8, length]) for length in range(256)]
+_MESSAGE_HEADER_START = _MESSAGE_START + _BIN8_PREFIXES[HEADER_CIPHERTEXT_SIZE]
+_HEADER_END = len(_MESSAGE_HEADER_START) + HEADER_CIPHERTEXT_SIZE
+_MIN_MESSAGE_SIZE = _HEADER_END + 2 + MIN_BODY_SIZE
+
 
 @dataclass(frozen=True)
 class MessageEnvelope:
@@ -80,7 +96,7 @@ Envelope = MessageEnvelope | InitialEnvelope
 def encode_envelope(envelope: Envelope) -> bytes:
     """Serialize an envelope as a msgpack array."""
     if isinstance(envelope, MessageEnvelope):
-        return pack([PROTOCOL_VERSION, TYPE_MESSAGE, envelope.header, envelope.body])
+        return encode_message_envelope(envelope.header, envelope.body)
     return pack(
         [
             PROTOCOL_VERSION,
@@ -95,6 +111,13 @@ def encode_envelope(envelope: Envelope) -> bytes:
     )
 
 
+def encode_message_envelope(header: bytes, body: bytes) -> bytes:
+    """Serialize an "m" envelope into the bytes that ``pack([1, "m", header, body])`` returns."""
+    if len(header) == HEADER_CIPHERTEXT_SIZE and len(body) <= 0xFF:
+        return _MESSAGE_HEADER_START + header + _BIN8_PREFIXES[len(body)] + body
+    return _MESSAGE_START + _bin_prefix(len(header)) + header + _bin_prefix(len(body)) + body
+
+
 def decode_envelope(data: bytes) -> Envelope:
     """Parse an envelope, checking every field's type and size.
 
@@ -103,6 +126,46 @@ def decode_envelope(data: bytes) -> Envelope:
         UnknownTypeError: the second element is not "m" or "i".
         DecodeError: anything else is malformed or the input exceeds MAX_ENVELOPE_SIZE.
     """
+    message = split_message_envelope(data)
+    if message is not None:
+        return MessageEnvelope(header=message[0], body=message[1])
+    return _decode_envelope_strict(data)
+
+
+def split_message_envelope(data: bytes) -> tuple[bytes, bytes] | None:
+    """Return the header and body of a valid "m" envelope, or None for other input.
+
+    The fast path of :func:`decode_envelope`. It reads the layout that
+    :func:`encode_message_envelope` writes, with the body in any of the three msgpack bin
+    formats, and returns the fields that :func:`decode_envelope` returns for that input.
+    None means that the input needs :func:`decode_envelope`, which accepts it or raises
+    the error that names the fault.
+    """
+    if type(data) is not bytes or not data.startswith(_MESSAGE_HEADER_START):
+        return None
+    size = len(data)
+    if not _MIN_MESSAGE_SIZE <= size <= MAX_ENVELOPE_SIZE:
+        return None
+
+    # The body's bin format byte, then its length in 1, 2 or 4 bytes.
+    body_format = data[_HEADER_END]
+    if body_format == _BIN8:
+        body_start = _HEADER_END + 2
+        body_size = data[_HEADER_END + 1]
+    elif body_format in (_BIN16, _BIN32):
+        body_start = _HEADER_END + (3 if body_format == _BIN16 else 5)
+        body_size = int.from_bytes(data[_HEADER_END + 1 : body_start], "big")
+    else:
+        return None
+
+    # Truncated input fails this check too, because body_start alone is then past the end.
+    if body_size < MIN_BODY_SIZE or body_start + body_size != size:
+        return None
+    return data[len(_MESSAGE_HEADER_START) : _HEADER_END], data[body_start:]
+
+
+def _decode_envelope_strict(data: bytes) -> Envelope:
+    # The general decoder: msgpack with limits, then a check of every field.
     items = unpack(data, _LIMITS, where="envelope")
     if not isinstance(items, list) or len(items) < 2:
         raise DecodeError("envelope", "expected an array starting with version and type")
@@ -131,6 +194,14 @@ def decode_envelope(data: bytes) -> Envelope:
 def message_id(envelope: bytes) -> bytes:
     """Hash envelope bytes to a 16-byte id (BLAKE2b-128, person "konsel/v1 msg id")."""
     return blake2b_labelled(envelope, person=PERSON_MESSAGE_ID, size=MESSAGE_ID_SIZE)
+
+
+def _bin_prefix(length: int) -> bytes:
+    if length <= 0xFF:
+        return _BIN8_PREFIXES[length]
+    if length <= 0xFFFF:
+        return bytes([_BIN16]) + length.to_bytes(2, "big")
+    return bytes([_BIN32]) + length.to_bytes(4, "big")
 
 
 def _check_length(items: list[object], expected: int, tag: str) -> None:

@@ -15,6 +15,7 @@ from .errors import DecodeError
 
 PAD_MARKER = 0x80
 """Byte appended after the plaintext; the zero bytes after it fill up to the padded size."""
+_MARKER_BYTE = bytes([PAD_MARKER])
 
 
 def padme(length: int) -> int:
@@ -31,9 +32,7 @@ def padme(length: int) -> int:
 
 def pad(plaintext: bytes) -> bytes:
     """Append the 0x80 marker and zero bytes up to ``padme(len(plaintext) + 1)``."""
-    padded_size = padme(len(plaintext) + 1)
-    zeros = padded_size - len(plaintext) - 1
-    return plaintext + bytes([PAD_MARKER]) + bytes(zeros)
+    return (plaintext + _MARKER_BYTE).ljust(padme(len(plaintext) + 1), b"\x00")
 
 
 def unpad(padded: bytes) -> bytes:

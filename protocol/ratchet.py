@@ -21,14 +21,20 @@ new state, so a failed decryption never changes what the caller stores.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
+from typing import NoReturn
 
 import nacl.bindings as sodium
 import nacl.exceptions
 import nacl.utils
 
+# PyNaCl's own cffi module, a private module, but the one its bindings call. Importing
+# nacl.bindings above runs sodium_init, which libsodium needs before any other call.
+from nacl._sodium import ffi, lib
+
 from .errors import AuthenticationError, DuplicateMessageError, SessionError, TooManySkippedError
-from .kdf import PERSON_HEADER_NONCE, blake2b_labelled, body_key_and_nonce, chain_step, root_step
+from .kdf import PERSON_HEADER_NONCE, body_key_and_nonce, chain_step, root_step
 from .padding import pad, unpad
 from .prekeys import x25519_keypair
 from .ratchet_state import (
@@ -42,6 +48,7 @@ from .ratchet_state import (
     Header,
     RatchetState,
     SkippedKey,
+    encode_header,
 )
 from .x3dh import SharedKeys
 
@@ -50,6 +57,20 @@ HEADER_CIPHERTEXT_SIZE = 48 + AEAD_TAG_SIZE
 """Encrypted header: 48 bytes of header plaintext and a 16-byte Poly1305 tag."""
 
 _HEADER_NONCE_SIZE = 24
+_AEAD_KEY_SIZE = 32
+_AEAD_NONCE_SIZE = 24
+
+# Copying a keyed BLAKE2b state skips parsing the parameters again for every message.
+_HEADER_NONCE_HASH = hashlib.blake2b(digest_size=_HEADER_NONCE_SIZE, person=PERSON_HEADER_NONCE)
+
+# libsodium entry points and cffi helpers, bound once because the AEAD wrappers below run
+# four times per message and each attribute lookup shows up in their cost.
+_xchacha_encrypt = lib.crypto_aead_xchacha20poly1305_ietf_encrypt
+_xchacha_decrypt = lib.crypto_aead_xchacha20poly1305_ietf_decrypt
+_new_buffer = ffi.new
+_read_buffer = ffi.buffer
+_BYTE_ARRAY = ffi.typeof("unsigned char[]")
+_NULL = ffi.NULL
 
 Rng = Callable[[int], bytes]
 
@@ -111,10 +132,16 @@ def encrypt(
     if work.sending_chain_key is None:
         start_sending_chain(work, rng)
 
-    header, message_key = next_sending_key(work, rng(HEADER_SALT_SIZE))
-    body = seal_body(message_key, header, plaintext, associated_data)
+    salt = rng(HEADER_SALT_SIZE)
+    message_number, message_key = _advance_sending_chain(work)
+    header = encode_header(work.dh_public, work.previous_sending_length, message_number, salt)
+    body_key, body_nonce = body_key_and_nonce(message_key, salt)
+    body = aead_encrypt(pad(plaintext), associated_data + header, body_nonce, body_key)
+
     assert work.sending_header_key is not None  # set together with the sending chain
-    encrypted_header = seal_header(work.sending_header_key, header, body, associated_data)
+    encrypted_header = aead_encrypt(
+        header, associated_data, header_nonce(body), work.sending_header_key
+    )
     return encrypted_header, body, work
 
 
@@ -138,25 +165,45 @@ def decrypt(
         DecodeError: the authenticated plaintext has malformed padding.
     """
     work = state.copy()
-    _drop_expired_keys(work, now)
+    if work.skipped:
+        _drop_expired_keys(work, now)
 
     # The nonce depends only on the body, so one hash serves every header key tried.
-    nonce = header_nonce(body)
-    header_key, header = _open_header_with_known_keys(
-        work, encrypted_header, nonce, associated_data
-    )
-    if header is not None:
+    nonce_hash = _HEADER_NONCE_HASH.copy()
+    nonce_hash.update(body)
+    nonce = nonce_hash.digest()
+
+    # Nearly every message belongs to the current receiving chain, so its header key is
+    # tried first, inline. The header keys of older chains come after it.
+    header_key = b""
+    header_plaintext: bytes | None = None
+    if work.receiving_header_key is not None:
+        header_key = work.receiving_header_key
+        header_plaintext = _aead_open(encrypted_header, associated_data, nonce, header_key)
+    if header_plaintext is None:
+        header_key, header_plaintext = _open_header_with_older_keys(
+            work, encrypted_header, nonce, associated_data
+        )
+
+    if header_plaintext is not None:
+        header = Header.decode(header_plaintext)
         message_key = _known_chain_key(work, header_key, header, now)
     else:
-        header = _open_header_with_nonce(
-            work.next_receiving_header_key, encrypted_header, nonce, associated_data
+        header_plaintext = _aead_open(
+            encrypted_header, associated_data, nonce, work.next_receiving_header_key
         )
-        if header is None:
+        if header_plaintext is None:
             raise AuthenticationError()
+        header = Header.decode(header_plaintext)
         message_key = receive_key(work, header, ratchet_step=True, now=now)
 
-    plaintext = open_body(message_key, header, body, associated_data)
-    _enforce_skipped_cap(work)
+    body_key, body_nonce = body_key_and_nonce(message_key, header.salt)
+    padded = _aead_open(body, associated_data + header_plaintext, body_nonce, body_key)
+    if padded is None:
+        raise AuthenticationError()
+    plaintext = unpad(padded)
+    if len(work.skipped) > MAX_SKIPPED_KEYS:
+        _drop_oldest_skipped_keys(work)
     return plaintext, work
 
 
@@ -184,15 +231,22 @@ def next_sending_key(work: RatchetState, salt: bytes) -> tuple[Header, bytes]:
     Warning:
         Changes ``work`` in place; pass a copy.
     """
+    message_number, message_key = _advance_sending_chain(work)
+    header = Header(work.dh_public, work.previous_sending_length, message_number, salt)
+    return header, message_key
+
+
+def _advance_sending_chain(work: RatchetState) -> tuple[int, bytes]:
+    # Returns the number of the message being sent and its message key.
     if work.sending_chain_key is None:
         raise SessionError("no sending chain; call start_sending_chain first")
     if work.sending_number >= MAX_COUNTER:
         raise SessionError("sending counter exhausted; start a new session")
 
-    header = Header(work.dh_public, work.previous_sending_length, work.sending_number, salt)
+    message_number = work.sending_number
     work.sending_chain_key, message_key = chain_step(work.sending_chain_key)
-    work.sending_number += 1
-    return header, message_key
+    work.sending_number = message_number + 1
+    return message_number, message_key
 
 
 def receive_key(work: RatchetState, header: Header, *, ratchet_step: bool, now: int) -> bytes:
@@ -233,10 +287,7 @@ def seal_body(
 ) -> bytes:
     """Pad and encrypt a body under the key and nonce derived from the message key and salt."""
     key, nonce = body_key_and_nonce(message_key, header.salt)
-    sealed: bytes = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(
-        pad(plaintext), associated_data + header.encode(), nonce, key
-    )
-    return sealed
+    return aead_encrypt(pad(plaintext), associated_data + header.encode(), nonce, key)
 
 
 def open_body(message_key: bytes, header: Header, body: bytes, associated_data: bytes) -> bytes:
@@ -247,77 +298,141 @@ def open_body(message_key: bytes, header: Header, body: bytes, associated_data: 
         DecodeError: the authenticated plaintext has malformed padding.
     """
     key, nonce = body_key_and_nonce(message_key, header.salt)
-    try:
-        padded: bytes = sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(
-            body, associated_data + header.encode(), nonce, key
-        )
-    except nacl.exceptions.CryptoError:
-        raise AuthenticationError() from None
-    return unpad(padded)
+    return unpad(aead_decrypt(body, associated_data + header.encode(), nonce, key))
 
 
 def header_nonce(body: bytes) -> bytes:
     """Derive the header nonce: BLAKE2b-192 of the body ciphertext, person "konsel/v1 hnonce"."""
-    return blake2b_labelled(body, person=PERSON_HEADER_NONCE, size=_HEADER_NONCE_SIZE)
+    state = _HEADER_NONCE_HASH.copy()
+    state.update(body)
+    return state.digest()
 
 
 def seal_header(header_key: bytes, header: Header, body: bytes, associated_data: bytes) -> bytes:
     """Encrypt a header plaintext under ``header_key`` with the nonce taken from ``body``."""
-    sealed: bytes = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(
-        header.encode(), associated_data, header_nonce(body), header_key
-    )
-    return sealed
+    return aead_encrypt(header.encode(), associated_data, header_nonce(body), header_key)
 
 
 def open_header(
     header_key: bytes, encrypted_header: bytes, body: bytes, associated_data: bytes
 ) -> Header | None:
     """Decrypt a header under ``header_key``; return None when it fails authentication."""
-    return _open_header_with_nonce(
-        header_key, encrypted_header, header_nonce(body), associated_data
+    plaintext = _aead_open(encrypted_header, associated_data, header_nonce(body), header_key)
+    return None if plaintext is None else Header.decode(plaintext)
+
+
+def aead_encrypt(plaintext: bytes, associated_data: bytes, nonce: bytes, key: bytes) -> bytes:
+    """Encrypt with XChaCha20-Poly1305 (IETF); return the ciphertext followed by the tag.
+
+    The output equals ``nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt``. This
+    calls libsodium directly because that binding checks every argument and formats three
+    error messages on each call. For a 64-byte message the binding took 3.3 us and the
+    direct call 1.0 us (PyNaCl 1.6.2, CPython 3.11.7, 2-core x86_64).
+
+    Raises:
+        ValueError: the key is not 32 bytes or the nonce is not 24 bytes.
+    """
+    if len(key) != _AEAD_KEY_SIZE or len(nonce) != _AEAD_NONCE_SIZE:
+        _raise_key_or_nonce_size(key, nonce)
+
+    ciphertext = _new_buffer(_BYTE_ARRAY, len(plaintext) + AEAD_TAG_SIZE)
+    result = _xchacha_encrypt(
+        ciphertext,
+        _NULL,
+        plaintext,
+        len(plaintext),
+        associated_data,
+        len(associated_data),
+        _NULL,
+        nonce,
+        key,
     )
+    if result != 0:
+        raise nacl.exceptions.CryptoError("XChaCha20-Poly1305 encryption failed")
+    sealed: bytes = _read_buffer(ciphertext)[:]
+    return sealed
 
 
-def _open_header_with_nonce(
-    header_key: bytes, encrypted_header: bytes, nonce: bytes, associated_data: bytes
-) -> Header | None:
-    try:
-        plaintext: bytes = sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(
-            encrypted_header, associated_data, nonce, header_key
-        )
-    except nacl.exceptions.CryptoError:
+def aead_decrypt(ciphertext: bytes, associated_data: bytes, nonce: bytes, key: bytes) -> bytes:
+    """Decrypt and verify XChaCha20-Poly1305 (IETF), the inverse of :func:`aead_encrypt`.
+
+    Raises:
+        AuthenticationError: the ciphertext is shorter than the tag or fails authentication.
+        ValueError: the key is not 32 bytes or the nonce is not 24 bytes.
+    """
+    plaintext = _aead_open(ciphertext, associated_data, nonce, key)
+    if plaintext is None:
+        raise AuthenticationError()
+    return plaintext
+
+
+def _aead_open(ciphertext: bytes, associated_data: bytes, nonce: bytes, key: bytes) -> bytes | None:
+    # aead_decrypt without the exception: the header loop expects most keys to fail.
+    if len(key) != _AEAD_KEY_SIZE or len(nonce) != _AEAD_NONCE_SIZE:
+        _raise_key_or_nonce_size(key, nonce)
+    if len(ciphertext) < AEAD_TAG_SIZE:
         return None
-    return Header.decode(plaintext)
+
+    plaintext = _new_buffer(_BYTE_ARRAY, len(ciphertext) - AEAD_TAG_SIZE)
+    result = _xchacha_decrypt(
+        plaintext,
+        _NULL,
+        _NULL,
+        ciphertext,
+        len(ciphertext),
+        associated_data,
+        len(associated_data),
+        nonce,
+        key,
+    )
+    if result != 0:
+        return None
+    opened: bytes = _read_buffer(plaintext)[:]
+    return opened
 
 
-def _open_header_with_known_keys(
+def _raise_key_or_nonce_size(key: bytes, nonce: bytes) -> NoReturn:
+    # libsodium reads exactly 32 key bytes and 24 nonce bytes from the pointers it gets,
+    # so the wrappers reject other sizes before a short buffer could be read past its end.
+    if len(key) != _AEAD_KEY_SIZE:
+        raise ValueError(f"XChaCha20-Poly1305 key must be {_AEAD_KEY_SIZE} bytes, got {len(key)}")
+    raise ValueError(f"XChaCha20-Poly1305 nonce must be {_AEAD_NONCE_SIZE} bytes, got {len(nonce)}")
+
+
+def _open_header_with_older_keys(
     work: RatchetState, encrypted_header: bytes, nonce: bytes, associated_data: bytes
-) -> tuple[bytes, Header | None]:
-    # Current chain first, then older chains with skipped keys or remembered header keys.
-    candidates: list[bytes] = []
-    if work.receiving_header_key is not None:
-        candidates.append(work.receiving_header_key)
-    candidates.extend(reversed(work.previous_receiving_header_keys))
-    candidates.extend(header_key for header_key, _ in work.skipped)
-
-    tried: set[bytes] = set()
-    for header_key in candidates:
+) -> tuple[bytes, bytes | None]:
+    # Returns the header key that opened the header and the header plaintext. The keys
+    # are those of older chains, newest first: remembered header keys, then the header
+    # keys of skipped message keys. The caller has tried the current chain's key.
+    tried: set[bytes | None] = {work.receiving_header_key}
+    older_keys = [*reversed(work.previous_receiving_header_keys)]
+    older_keys.extend(header_key for header_key, _ in work.skipped)
+    for header_key in older_keys:
         if header_key in tried:
             continue
         tried.add(header_key)
-        header = _open_header_with_nonce(header_key, encrypted_header, nonce, associated_data)
-        if header is not None:
-            return header_key, header
+        plaintext = _aead_open(encrypted_header, associated_data, nonce, header_key)
+        if plaintext is not None:
+            return header_key, plaintext
     return b"", None
 
 
 def _known_chain_key(work: RatchetState, header_key: bytes, header: Header, now: int) -> bytes:
-    skipped = work.skipped.pop((header_key, header.message_number), None)
-    if skipped is not None:
-        return skipped.message_key
+    if work.skipped:
+        skipped = work.skipped.pop((header_key, header.message_number), None)
+        if skipped is not None:
+            return skipped.message_key
 
     is_current_chain = header_key == work.receiving_header_key
     if is_current_chain and header.message_number >= work.receiving_number:
+        chain_key = work.receiving_chain_key
+        if header.message_number == work.receiving_number and chain_key is not None:
+            # The next message of the current chain is the common case. It has no keys
+            # to skip, so it needs only the chain step that receive_key would take.
+            work.receiving_chain_key, message_key = chain_step(chain_key)
+            work.receiving_number += 1
+            return message_key
         return receive_key(work, header, ratchet_step=False, now=now)
     raise DuplicateMessageError()
 
@@ -362,11 +477,10 @@ def _drop_expired_keys(work: RatchetState, now: int) -> None:
             del work.skipped[entry_id]
 
 
-def _enforce_skipped_cap(work: RatchetState) -> None:
+def _drop_oldest_skipped_keys(work: RatchetState) -> None:
     excess = len(work.skipped) - MAX_SKIPPED_KEYS
-    if excess > 0:
-        for entry_id in list(work.skipped)[:excess]:
-            del work.skipped[entry_id]
+    for entry_id in list(work.skipped)[:excess]:
+        del work.skipped[entry_id]
 
 
 def _dh(private_key: bytes, public_key: bytes) -> bytes:

@@ -7,9 +7,9 @@ the skipped message keys, which are indexed by (header key, message number).
 
 from __future__ import annotations
 
-import copy
 import struct
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from nacl.bindings import crypto_scalarmult_base
 
@@ -20,6 +20,8 @@ KEY_SIZE = 32
 HEADER_SALT_SIZE = 8
 HEADER_SIZE = KEY_SIZE + 4 + 4 + HEADER_SALT_SIZE
 """Header plaintext: DH public key (32) || PN (u32) || N (u32) || salt (8) = 48 bytes."""
+
+_HEADER_COUNTERS = struct.Struct(">II")
 
 MAX_COUNTER = 2**32 - 1
 
@@ -59,9 +61,13 @@ _STATE_LIMITS = Limits(
 )
 
 
-@dataclass(frozen=True)
-class Header:
-    """The plaintext of a message header (48 bytes on the wire before encryption)."""
+class Header(NamedTuple):
+    """The plaintext of a message header (48 bytes on the wire before encryption).
+
+    A named tuple rather than a frozen dataclass because every message builds one, and a
+    named tuple takes less than half the time to build. Like any tuple, it also compares
+    equal to a plain tuple of the same four values.
+    """
 
     dh_public: bytes
     previous_chain_length: int
@@ -73,10 +79,8 @@ class Header:
 
     def encode(self) -> bytes:
         """Return the fixed 48-byte encoding: DH key || PN (u32 BE) || N (u32 BE) || salt."""
-        return (
-            self.dh_public
-            + struct.pack(">II", self.previous_chain_length, self.message_number)
-            + self.salt
+        return encode_header(
+            self.dh_public, self.previous_chain_length, self.message_number, self.salt
         )
 
     @classmethod
@@ -88,8 +92,15 @@ class Header:
         """
         if len(data) != HEADER_SIZE:
             raise DecodeError("header", f"expected {HEADER_SIZE} bytes, got {len(data)}")
-        previous_chain_length, message_number = struct.unpack(">II", data[KEY_SIZE : KEY_SIZE + 8])
+        previous_chain_length, message_number = _HEADER_COUNTERS.unpack_from(data, KEY_SIZE)
         return cls(data[:KEY_SIZE], previous_chain_length, message_number, data[KEY_SIZE + 8 :])
+
+
+def encode_header(
+    dh_public: bytes, previous_chain_length: int, message_number: int, salt: bytes
+) -> bytes:
+    """Encode header fields as :meth:`Header.encode` does, without building a Header."""
+    return dh_public + _HEADER_COUNTERS.pack(previous_chain_length, message_number) + salt
 
 
 @dataclass(frozen=True)
@@ -134,11 +145,15 @@ class RatchetState:
 
     def copy(self) -> RatchetState:
         """Return an independent copy whose containers can be changed safely."""
-        # A shallow copy is several times faster than dataclasses.replace, which runs
-        # __init__ again; keys and SkippedKey entries are immutable, so sharing them is safe.
-        duplicate = copy.copy(self)
-        duplicate.previous_receiving_header_keys = list(self.previous_receiving_header_keys)
-        duplicate.skipped = dict(self.skipped)
+        # Copying the instance dictionary takes about 0.35 us against 1.8 us for copy.copy
+        # (CPython 3.11.7), and dataclasses.replace would run __init__ again. Keys and
+        # SkippedKey entries are immutable, so the copy shares them. Only the containers
+        # are new.
+        fields = self.__dict__.copy()
+        fields["previous_receiving_header_keys"] = fields["previous_receiving_header_keys"].copy()
+        fields["skipped"] = fields["skipped"].copy()
+        duplicate = object.__new__(type(self))
+        duplicate.__dict__ = fields
         return duplicate
 
     def to_bytes(self) -> bytes:

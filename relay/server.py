@@ -24,7 +24,7 @@ from .delivery import Subscription, Window
 from .metrics import RelayMetrics
 from .ratelimit import KeyedRateLimiter
 from .sqlite_store import SQLiteStore
-from .storage import Inbox, QueueLimits, Store
+from .storage import Inbox, QueueLimits, Store, StoredMessage
 
 logger = logging.getLogger("konsel.relay.server")
 
@@ -68,11 +68,11 @@ class RelayServer:
         if current is not None and current[0] is subscription:
             del self._subscriptions[subscription.inbox_id]
 
-    def notify_stored(self, inbox_id: int) -> None:
-        """Wake the subscriber of ``inbox_id`` after a new envelope was committed."""
+    def notify_stored(self, inbox_id: int, message: StoredMessage) -> None:
+        """Offer a just committed envelope to the subscriber of ``inbox_id``, if any."""
         current = self._subscriptions.get(inbox_id)
         if current is not None:
-            current[0].notify()
+            current[0].offer(message)
 
     async def end_inbox(self, inbox: Inbox) -> None:
         """End the subscription of a deleted inbox and forget its cached send id."""

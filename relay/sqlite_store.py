@@ -2,11 +2,19 @@
 
 Every operation, read or write, is a job that runs on a single worker thread that owns the
 only connection. The thread takes every job that is waiting and runs them all inside one
-transaction. Each job runs under its own savepoint, so one failing job does not undo the
-others. The thread commits once and only then resolves the jobs' futures on the event loop. With
-``synchronous=FULL`` a commit is durable when it returns, so a SEND is confirmed only
-after its envelope is on disk, while a burst of SENDs costs one fsync per batch instead of
-one per message.
+transaction. Each job that writes runs under its own savepoint, so one failing job does not
+undo the others. The thread commits once and only then resolves the jobs' futures, with one
+wake-up of the event loop per batch. A batch with a durable write (a SEND, a new inbox, a
+prekey pop, ...) commits with ``synchronous=FULL``, so the commit is on disk when it
+returns: a SEND is confirmed only after its envelope is on disk, while a burst of SENDs
+costs one fsync per batch instead of one per message.
+
+A batch whose only writes are ACK deletes or expiry commits with ``synchronous=NORMAL``:
+the commit reaches the operating system but is not fsynced. It survives the relay being
+killed (even by SIGKILL), and only a power loss or kernel crash can undo it. An undone ACK
+means that its messages are delivered again with the same message ids, and clients drop
+them by message id. The WAL is written in commit order, so the next FULL commit's fsync
+makes every earlier NORMAL commit durable too.
 
 Running the reads on the same thread keeps every job atomic with respect to every other,
 which is what makes popping a one-time prekey safe under concurrent fetches.
@@ -43,6 +51,16 @@ logger = logging.getLogger("konsel.relay.storage")
 
 T = TypeVar("T")
 Job = Callable[[sqlite3.Connection], Any]
+
+READ = 0
+"""A job that only reads: it needs no savepoint and no fsync."""
+RELAXED_WRITE = 1
+"""A write whose loss in a power failure only causes a redelivery (ACK deletes, expiry)."""
+DURABLE_WRITE = 2
+"""A write that must be on disk before its future resolves."""
+
+Outcome = tuple["asyncio.Future[Any]", Any, BaseException | None]
+QueuedJob = tuple[Job, "asyncio.Future[Any]", int]
 
 DATABASE_NAME = "relay.sqlite3"
 LOCK_NAME = "relay.lock"
@@ -126,7 +144,7 @@ class SQLiteStore:
         self.path = path
         self.limits = limits
         self.min_free_bytes = min_free_bytes
-        self._jobs: queue.SimpleQueue[tuple[Job, asyncio.Future[Any]] | None] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[QueuedJob | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="relay-store", daemon=True)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
@@ -169,6 +187,7 @@ class SQLiteStore:
         try:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=FULL")
+            synchronous_full = True
             stopping = False
             while not stopping:
                 first = self._jobs.get()
@@ -184,34 +203,25 @@ class SQLiteStore:
                         stopping = True
                         break
                     batch.append(item)
+
+                needs_fsync = any(kind == DURABLE_WRITE for _, _, kind in batch)
+                if needs_fsync != synchronous_full:
+                    # The setting applies to the next commit; it cannot change inside one.
+                    connection.execute(f"PRAGMA synchronous={'FULL' if needs_fsync else 'NORMAL'}")
+                    synchronous_full = needs_fsync
                 self._run_batch(connection, batch)
         finally:
             connection.close()
 
-    def _run_batch(
-        self, connection: sqlite3.Connection, batch: list[tuple[Job, asyncio.Future[Any]]]
-    ) -> None:
-        outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
+    def _run_batch(self, connection: sqlite3.Connection, batch: list[QueuedJob]) -> None:
+        outcomes: list[Outcome] = []
         try:
             connection.execute("BEGIN IMMEDIATE")
-            for job, future in batch:
-                connection.execute("SAVEPOINT job")
-                try:
-                    result = job(connection)
-                except RelayError as error:
-                    connection.execute("ROLLBACK TO job")
-                    connection.execute("RELEASE job")
-                    outcomes.append((future, None, error))
-                except Exception as error:
-                    # Any other failure ends only this job, so the worker thread survives
-                    # and every other future still gets its result.
-                    logger.error("storage operation failed: %r", error)
-                    connection.execute("ROLLBACK TO job")
-                    connection.execute("RELEASE job")
-                    outcomes.append((future, None, RelayError("INTERNAL", "storage failed")))
+            for job, future, kind in batch:
+                if kind == READ:
+                    outcomes.append(_run_read(connection, job, future))
                 else:
-                    connection.execute("RELEASE job")
-                    outcomes.append((future, result, None))
+                    outcomes.append(_run_write(connection, job, future))
             connection.execute("COMMIT")
             self.batches_committed += 1
         except sqlite3.Error as commit_error:
@@ -225,20 +235,23 @@ class SQLiteStore:
             except sqlite3.Error as recount_error:
                 logger.error("storage totals could not be recounted: %s", recount_error)
             failure = RelayError("INTERNAL", "storage write failed")
-            outcomes = [(future, None, failure) for _, future in batch]
+            outcomes = [(future, None, failure) for _, future, _ in batch]
 
+        # One wake-up of the event loop for the whole batch: each call_soon_threadsafe
+        # writes to the loop's self-pipe, which costs more than most jobs themselves.
         assert self._loop is not None
-        for future, result, job_error in outcomes:
-            self._loop.call_soon_threadsafe(_settle, future, result, job_error)
+        self._loop.call_soon_threadsafe(_settle_all, outcomes)
 
     # --- submission --------------------------------------------------------------------------
 
-    async def _submit(self, job: Callable[[sqlite3.Connection], T]) -> T:
+    async def _submit(
+        self, job: Callable[[sqlite3.Connection], T], kind: int = DURABLE_WRITE
+    ) -> T:
         if self._closed:
             raise RelayError("INTERNAL", "storage is closed")
         assert self._loop is not None
         future: asyncio.Future[T] = self._loop.create_future()
-        self._jobs.put((job, future))
+        self._jobs.put((job, future, kind))
         return await future
 
     async def close(self) -> None:
@@ -324,7 +337,8 @@ class SQLiteStore:
                     f"SELECT {INBOX_COLUMNS} FROM inboxes WHERE rid = ?",  # noqa: S608 (constant)
                     (receive_id,),
                 ).fetchone()
-            )
+            ),
+            READ,
         )
 
     async def inbox_by_send_id(self, send_id: bytes) -> Inbox | None:
@@ -335,7 +349,8 @@ class SQLiteStore:
                     f"SELECT {INBOX_COLUMNS} FROM inboxes WHERE sid = ?",  # noqa: S608 (constant)
                     (send_id,),
                 ).fetchone()
-            )
+            ),
+            READ,
         )
 
     async def delete_inbox(self, inbox_id: int) -> None:
@@ -365,10 +380,10 @@ class SQLiteStore:
             )
         )
 
-    async def append(self, inbox_id: int, envelope: bytes, now: int) -> bytes:
-        """Store an envelope durably and return its new random message id."""
+    async def append(self, inbox_id: int, envelope: bytes, now: int) -> StoredMessage:
+        """Store an envelope durably and return it as stored, with its new random message id."""
 
-        def job(connection: sqlite3.Connection) -> bytes:
+        def job(connection: sqlite3.Connection) -> StoredMessage:
             count, size = self._queue_totals(connection, inbox_id)
             if count + 1 > self.limits.max_messages:
                 raise QuotaExceededError(
@@ -381,7 +396,7 @@ class SQLiteStore:
             self._check_capacity(len(envelope))
 
             message_id = os.urandom(MESSAGE_ID_SIZE)
-            connection.execute(
+            cursor = connection.execute(
                 "INSERT INTO messages (inbox, mid, received_at, envelope) VALUES (?, ?, ?, ?)",
                 (inbox_id, message_id, now, envelope),
             )
@@ -392,7 +407,8 @@ class SQLiteStore:
             )
             self._message_count += 1
             self._message_bytes += len(envelope)
-            return message_id
+            assert cursor.lastrowid is not None
+            return StoredMessage(cursor.lastrowid, message_id, envelope, now)
 
         return await self._submit(job)
 
@@ -416,23 +432,29 @@ class SQLiteStore:
                 total += len(envelope)
             return messages
 
-        return await self._submit(job)
+        return await self._submit(job, READ)
 
     async def acknowledge(self, inbox_id: int, message_ids: tuple[bytes, ...]) -> int:
-        """Delete the named messages of the inbox and return how many existed."""
+        """Delete the named messages of the inbox and return how many existed.
+
+        The delete is committed without an fsync when its batch has no durable write (see
+        the module docstring): losing it in a power failure only causes a redelivery.
+        """
+        if not message_ids:
+            return 0
+        # One statement for all ids: at most 256 ids (MAX_ACK_IDS) plus the inbox, below
+        # SQLite's smallest default limit of bound parameters (999, before version 3.32).
+        placeholders = ", ".join("?" * len(message_ids))
+        statement = (
+            f"DELETE FROM messages WHERE inbox = ? AND mid IN ({placeholders})"  # noqa: S608 (only placeholders)
+            " RETURNING length(envelope)"
+        )
 
         def job(connection: sqlite3.Connection) -> int:
-            deleted = 0
-            deleted_bytes = 0
-            for message_id in message_ids:
-                row = connection.execute(
-                    "DELETE FROM messages WHERE inbox = ? AND mid = ? RETURNING length(envelope)",
-                    (inbox_id, message_id),
-                ).fetchone()
-                if row is not None:
-                    deleted += 1
-                    deleted_bytes += row[0]
+            sizes = connection.execute(statement, (inbox_id, *message_ids)).fetchall()
+            deleted = len(sizes)
             if deleted:
+                deleted_bytes = sum(size for (size,) in sizes)
                 connection.execute(
                     "UPDATE inboxes SET queued_count = queued_count - ?,"
                     " queued_bytes = queued_bytes - ? WHERE id = ?",
@@ -442,7 +464,7 @@ class SQLiteStore:
                 self._message_bytes -= deleted_bytes
             return deleted
 
-        return await self._submit(job)
+        return await self._submit(job, RELAXED_WRITE)
 
     async def put_prekeys(
         self, inbox_id: int, bundle: bytes | None, one_time_prekeys: tuple[bytes, ...]
@@ -493,7 +515,9 @@ class SQLiteStore:
 
     async def count_prekeys(self, inbox_id: int) -> int:
         """Return the number of one-time prekeys left."""
-        return await self._submit(lambda connection: self._count_prekeys(connection, inbox_id))
+        return await self._submit(
+            lambda connection: self._count_prekeys(connection, inbox_id), READ
+        )
 
     @staticmethod
     def _count_prekeys(connection: sqlite3.Connection, inbox_id: int) -> int:
@@ -524,17 +548,53 @@ class SQLiteStore:
             connection.execute("DELETE FROM messages WHERE received_at < ?", (older_than,))
             return total
 
-        return await self._submit(job)
+        # Losing an expiry in a power failure only means the next sweep deletes again.
+        return await self._submit(job, RELAXED_WRITE)
 
     async def totals(self) -> StorageTotals:
         """Return relay-wide totals from the counters kept by the worker thread."""
         return StorageTotals(self._inbox_count, self._message_count, self._message_bytes)
 
 
-def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
-    if future.done():
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(result)
+def _run_read(connection: sqlite3.Connection, job: Job, future: asyncio.Future[Any]) -> Outcome:
+    # A read changes nothing, so it needs no savepoint to be undone.
+    try:
+        return future, job(connection), None
+    except RelayError as error:
+        return future, None, error
+    except Exception as error:
+        logger.error("storage read failed: %r", error)
+        if not connection.in_transaction:
+            # SQLite rolled the whole transaction back (disk I/O error, out of memory), so
+            # the batch must fail as a whole, as a failed savepoint rollback makes it.
+            raise sqlite3.OperationalError("the transaction was rolled back") from error
+        return future, None, RelayError("INTERNAL", "storage failed")
+
+
+def _run_write(connection: sqlite3.Connection, job: Job, future: asyncio.Future[Any]) -> Outcome:
+    connection.execute("SAVEPOINT job")
+    try:
+        result = job(connection)
+    except RelayError as error:
+        connection.execute("ROLLBACK TO job")
+        connection.execute("RELEASE job")
+        return future, None, error
+    except Exception as error:
+        # Any other failure ends only this job, so the worker thread survives and every
+        # other future still gets its result.
+        logger.error("storage operation failed: %r", error)
+        connection.execute("ROLLBACK TO job")
+        connection.execute("RELEASE job")
+        return future, None, RelayError("INTERNAL", "storage failed")
+    connection.execute("RELEASE job")
+    return future, result, None
+
+
+def _settle_all(outcomes: list[Outcome]) -> None:
+    for future, result, error in outcomes:
+        if future.done():
+            continue
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)

@@ -2,7 +2,8 @@
 
 A backend stores inboxes, queued envelopes and prekeys. Every method that changes state
 returns only after the change is durable, so the relay can confirm a SEND once the call
-returns. The SQLite backend in :mod:`.sqlite_store` is the default; another backend only
+returns. The exceptions are :meth:`Store.acknowledge` and :meth:`Store.expire`, whose loss
+in a power failure only brings messages back for another delivery. The SQLite backend in :mod:`.sqlite_store` is the default; another backend only
 has to implement :class:`Store`.
 """
 
@@ -99,8 +100,11 @@ class Store(Protocol):
         """Store the only sender key allowed to write to the inbox."""
         ...
 
-    async def append(self, inbox_id: int, envelope: bytes, now: int) -> bytes:
-        """Store an envelope durably and return its new random message id.
+    async def append(self, inbox_id: int, envelope: bytes, now: int) -> StoredMessage:
+        """Store an envelope durably and return it as stored, with its new random message id.
+
+        The connection pushes the returned message to a live subscriber from memory, so
+        its ``sequence`` must order it among the inbox's messages as :meth:`read_queue` does.
 
         Calls made in one order on the event loop must be stored in that order, because
         the connection pipelines SENDs and promises per-connection ordering. The SQLite
@@ -123,7 +127,12 @@ class Store(Protocol):
         ...
 
     async def acknowledge(self, inbox_id: int, message_ids: tuple[bytes, ...]) -> int:
-        """Delete the named messages of the inbox and return how many existed."""
+        """Delete the named messages of the inbox and return how many existed.
+
+        Unlike the other writes, a delete may be lost in a power failure after it returns,
+        because a lost delete only causes a redelivery with the same message id. It must
+        survive the relay process being killed.
+        """
         ...
 
     async def put_prekeys(

@@ -103,3 +103,40 @@ def test_blake2b_person_separates() -> None:
     second = kdf.blake2b_labelled(b"data", person=kdf.PERSON_FINGERPRINT, size=16)
     assert first != second
     assert first == hashlib.blake2b(b"data", digest_size=16, person=kdf.PERSON_MESSAGE_ID).digest()
+
+
+# Key sizes around the 64-byte SHA-256 block, where HMAC switches from padding the key to
+# hashing it first (RFC 2104).
+HMAC_KEY_SIZES = [0, 1, 8, 31, 32, 33, 63, 64, 65, 100, 200]
+
+
+@pytest.mark.parametrize("size", HMAC_KEY_SIZES)
+def test_chain_step_matches_hmac(size: int) -> None:
+    chain_key = bytes((size + index) % 256 for index in range(size))
+    next_chain_key, message_key = kdf.chain_step(chain_key)
+    assert next_chain_key == hmac.digest(chain_key, kdf.CHAIN_NEXT_KEY_INPUT, "sha256")
+    assert message_key == hmac.digest(chain_key, kdf.CHAIN_MESSAGE_KEY_INPUT, "sha256")
+
+
+@pytest.mark.parametrize("salt_size", HMAC_KEY_SIZES)
+def test_body_key_matches_hkdf(salt_size: int) -> None:
+    """The HMAC-based body derivation equals cryptography's HKDF for every salt size."""
+    for seed in range(20):
+        message_key = hashlib.sha256(b"message key %d" % seed).digest()
+        salt = hashlib.shake_256(b"salt %d" % seed).digest(salt_size) if salt_size else b""
+        expected = kdf.hkdf_sha256(
+            message_key, salt=salt, info=kdf.LABEL_MESSAGE_BODY, length=kdf.KEY_SIZE + 24
+        )
+        key, nonce = kdf.body_key_and_nonce(message_key, salt)
+        assert key == expected[: kdf.KEY_SIZE]
+        assert nonce == expected[kdf.KEY_SIZE :]
+        assert len(nonce) == kdf.BODY_NONCE_SIZE
+
+
+def test_body_key_fixed_vector() -> None:
+    """A fixed input, computed with RFC 5869's three HMAC steps written out by hand."""
+    message_key, salt = bytes(range(32)), bytes(range(8))
+    prk = hmac.digest(salt, message_key, "sha256")
+    first = hmac.digest(prk, kdf.LABEL_MESSAGE_BODY + b"\x01", "sha256")
+    second = hmac.digest(prk, first + kdf.LABEL_MESSAGE_BODY + b"\x02", "sha256")
+    assert kdf.body_key_and_nonce(message_key, salt) == (first, second[:24])

@@ -1,12 +1,16 @@
 """Tests for konsel.protocol.ratchet and ratchet_state: the Double Ratchet with header encryption."""
 
+import hashlib
+
 import msgpack
+import nacl.bindings as sodium
 import nacl.utils
 import pytest
 
 from konsel.protocol import ratchet
 from konsel.protocol.errors import (
     AuthenticationError,
+    DecodeError,
     DuplicateMessageError,
     SessionError,
     StateError,
@@ -21,12 +25,17 @@ from konsel.protocol.ratchet_state import (
     SKIPPED_KEY_MAX_STEPS,
     Header,
     RatchetState,
+    encode_header,
 )
 from konsel.protocol.x3dh import SharedKeys
 
 AD = b"\x01" + b"A" * 32 + b"B" * 32
 NOW = 1_780_000_000
 Message = tuple[bytes, bytes]
+
+
+def flip(data: bytes, index: int) -> bytes:
+    return data[:index] + bytes([data[index] ^ 1]) + data[index + 1 :]
 
 
 def make_pair() -> tuple[RatchetState, RatchetState]:
@@ -285,3 +294,99 @@ def test_state_load_garbage() -> None:
     for data in (b"", b"\x80", alice.to_bytes()[:-1], alice.to_bytes() + b"\x00"):
         with pytest.raises(StateError):
             RatchetState.from_bytes(data)
+
+
+def test_aead_matches_pynacl() -> None:
+    """The direct libsodium calls give PyNaCl's bytes and accept PyNaCl's ciphertexts."""
+    key, nonce = bytes(range(32)), bytes(range(100, 124))
+    for size in (0, 1, 48, 64, 1000):
+        plaintext = bytes(range(size % 256)) * (size // 256 + 1)
+        plaintext = plaintext[:size]
+        for associated_data in (b"", AD):
+            expected = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(
+                plaintext, associated_data, nonce, key
+            )
+            assert ratchet.aead_encrypt(plaintext, associated_data, nonce, key) == expected
+            assert ratchet.aead_decrypt(expected, associated_data, nonce, key) == plaintext
+
+
+def test_aead_decrypt_rejects() -> None:
+    key, nonce = b"\x01" * 32, b"\x02" * 24
+    sealed = ratchet.aead_encrypt(b"rahasia", AD, nonce, key)
+    forgeries = [
+        (flip(sealed, 0), AD, nonce, key),
+        (flip(sealed, len(sealed) - 1), AD, nonce, key),
+        (sealed[:-1], AD, nonce, key),
+        (sealed[:15], AD, nonce, key),
+        (b"", AD, nonce, key),
+        (sealed, AD + b"x", nonce, key),
+        (sealed, b"", nonce, key),
+        (sealed, AD, flip(nonce, 0), key),
+        (sealed, AD, nonce, flip(key, 0)),
+    ]
+    for ciphertext, associated_data, used_nonce, used_key in forgeries:
+        with pytest.raises(AuthenticationError):
+            ratchet.aead_decrypt(ciphertext, associated_data, used_nonce, used_key)
+
+
+@pytest.mark.parametrize(("key_size", "nonce_size"), [(31, 24), (33, 24), (32, 23), (32, 25)])
+def test_aead_rejects_sizes(key_size: int, nonce_size: int) -> None:
+    key, nonce = b"\x01" * key_size, b"\x02" * nonce_size
+    with pytest.raises(ValueError, match="must be"):
+        ratchet.aead_encrypt(b"x", AD, nonce, key)
+    with pytest.raises(ValueError, match="must be"):
+        ratchet.aead_decrypt(b"\x00" * 32, AD, nonce, key)
+
+
+def test_header_nonce_value() -> None:
+    body = bytes(range(80))
+    expected = hashlib.blake2b(body, digest_size=24, person=b"konsel/v1 hnonce").digest()
+    assert ratchet.header_nonce(body) == expected
+    assert ratchet.header_nonce(body) == expected  # the shared template stays unchanged
+
+
+def test_header_encoding_helpers() -> None:
+    header = Header(b"\x11" * 32, 7, 2**32 - 1, b"\x22" * 8)
+    assert encode_header(*header) == header.encode()
+    for size in (0, 47, 49):
+        with pytest.raises(DecodeError, match="expected 48 bytes"):
+            Header.decode(b"\x00" * size)
+
+
+def test_state_copy_independent() -> None:
+    alice, bob = make_pair()
+    messages, alice = burst(alice, 3)
+    _, bob = receive(bob, messages[2])
+    alice, bob = exchange(alice, bob)
+    assert bob.skipped and bob.previous_receiving_header_keys
+
+    duplicate = bob.copy()
+    assert duplicate == bob
+    assert duplicate.to_bytes() == bob.to_bytes()
+    before = bob.to_bytes()
+    duplicate.skipped.clear()
+    duplicate.previous_receiving_header_keys.append(b"\x00" * 32)
+    duplicate.receiving_number += 1
+    assert bob.to_bytes() == before
+
+
+def test_failed_decrypt_keeps_state() -> None:
+    """Failures after the header opened, on the in-order path, leave the state unchanged."""
+    alice, bob = make_pair()
+    for _ in range(2):
+        message, alice = send(alice, b"in order")
+        _, bob = receive(bob, message)
+    (header, body), alice = send(alice, b"next")
+    before = bob.to_bytes()
+
+    with pytest.raises(AuthenticationError):
+        receive(bob, (header, body[:-1] + bytes([body[-1] ^ 1])))
+    assert bob.to_bytes() == before
+
+    key = bob.receiving_header_key
+    assert key is not None
+    opened = ratchet.open_header(key, header, body, AD)
+    assert opened is not None and opened.message_number == bob.receiving_number
+
+    assert receive(bob, (header, body))[0] == b"next"
+    assert bob.to_bytes() == before

@@ -401,3 +401,52 @@ def test_signed_prekey_only_session() -> None:
     alice, bob = new_pair(one_time=False)
     envelope, alice = alice.encrypt(b"tanpa one-time prekey")
     assert bob.decrypt(envelope, NOW)[0] == b"tanpa one-time prekey"
+
+
+def test_message_envelope_form() -> None:
+    """An "m" envelope is the msgpack array that the strict decoder reads back unchanged."""
+    alice, bob = new_pair()
+    for text in (b"", b"x" * 60, b"y" * 300, b"z" * 70_000):
+        envelope, alice = alice.encrypt(text)
+        parsed = decode_envelope(envelope)
+        assert isinstance(parsed, MessageEnvelope)
+        assert envelope == msgpack.packb([1, "m", parsed.header, parsed.body], use_bin_type=True)
+        plaintext, bob = bob.decrypt(envelope, NOW)
+        assert plaintext == text
+
+
+def test_decrypt_non_minimal_envelope() -> None:
+    """An "m" envelope with a bin32 body, which only the strict decoder reads, still opens."""
+    alice, bob = new_pair()
+    envelope, alice = alice.encrypt(b"pesan")
+    parsed = decode_envelope(envelope)
+    body = parsed.body
+    rewritten = envelope[:70] + b"\xc6" + len(body).to_bytes(4, "big") + body
+    assert rewritten != envelope
+    assert bob.decrypt(rewritten, NOW)[0] == b"pesan"
+    assert bob.decrypt(envelope, NOW)[0] == b"pesan"
+
+
+def test_associated_data_cached() -> None:
+    alice, bob = new_pair()
+    expected = b"\x01" + alice.local_identity.ed25519 + bob.local_identity.ed25519
+    assert alice.associated_data == expected
+    assert bob.associated_data == expected
+    restored = Session.from_bytes(bob.to_bytes())
+    assert restored.associated_data == expected
+    _, evolved = alice.encrypt(b"x")
+    assert evolved.associated_data == expected
+
+
+def test_evolve_leaves_original() -> None:
+    alice, bob = new_pair()
+    warm_up, alice = alice.encrypt(b"new sending chain")
+    _, bob = bob.decrypt(warm_up, NOW)
+    alice_before, bob_before = alice.to_bytes(), bob.to_bytes()
+    envelope, alice_after = alice.encrypt(b"x")
+    _, bob_after = bob.decrypt(envelope, NOW)
+    assert alice.to_bytes() == alice_before
+    assert bob.to_bytes() == bob_before
+    assert alice_after.ratchet is not alice.ratchet
+    assert bob_after.ratchet.receiving_number == bob.ratchet.receiving_number + 1
+    assert alice_after == Session.from_bytes(alice_after.to_bytes())

@@ -27,12 +27,12 @@ async def store(tmp_path: Path) -> SQLiteStore:
 
 async def test_append_read_in_order(store: SQLiteStore) -> None:
     inbox = await store.create_inbox("private", bytes(32), NOW)
-    ids = [await store.append(inbox.inbox_id, b"m%d" % index, NOW) for index in range(5)]
+    appended = [await store.append(inbox.inbox_id, b"m%d" % index, NOW) for index in range(5)]
 
     messages = await store.read_queue(inbox.inbox_id, 0, 10, 10_000)
 
     assert [message.envelope for message in messages] == [b"m%d" % index for index in range(5)]
-    assert [message.message_id for message in messages] == ids
+    assert messages == appended
     later = await store.read_queue(inbox.inbox_id, messages[1].sequence, 2, 10_000)
     assert [message.envelope for message in later] == [b"m2", b"m3"]
 
@@ -63,7 +63,7 @@ async def test_concurrent_appends_batched(store: SQLiteStore) -> None:
 async def test_acknowledge_own_inbox_only(store: SQLiteStore) -> None:
     first = await store.create_inbox("private", bytes(32), NOW)
     second = await store.create_inbox("private", bytes(32), NOW)
-    message_id = await store.append(first.inbox_id, b"x", NOW)
+    message_id = (await store.append(first.inbox_id, b"x", NOW)).message_id
 
     assert await store.acknowledge(second.inbox_id, (message_id,)) == 0
     assert await store.acknowledge(first.inbox_id, (message_id,)) == 1
