@@ -20,11 +20,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import PROTOCOL_VERSION
+from .aead import AEAD_TAG_SIZE
 from .codec import Limits, pack, unpack
 from .errors import DecodeError, UnknownTypeError, UnsupportedVersionError
 from .kdf import PERSON_MESSAGE_ID, blake2b_labelled
 from .padding import padme
-from .ratchet import AEAD_TAG_SIZE, HEADER_CIPHERTEXT_SIZE
+from .ratchet import HEADER_CIPHERTEXT_SIZE
 from .x3dh import SEALED_IDENTITY_SIZE
 
 MAX_ENVELOPE_SIZE = 256 * 1024

@@ -3,7 +3,6 @@
 import hashlib
 
 import msgpack
-import nacl.bindings as sodium
 import nacl.utils
 import pytest
 
@@ -294,48 +293,6 @@ def test_state_load_garbage() -> None:
     for data in (b"", b"\x80", alice.to_bytes()[:-1], alice.to_bytes() + b"\x00"):
         with pytest.raises(StateError):
             RatchetState.from_bytes(data)
-
-
-def test_aead_matches_pynacl() -> None:
-    """The direct libsodium calls give PyNaCl's bytes and accept PyNaCl's ciphertexts."""
-    key, nonce = bytes(range(32)), bytes(range(100, 124))
-    for size in (0, 1, 48, 64, 1000):
-        plaintext = bytes(range(size % 256)) * (size // 256 + 1)
-        plaintext = plaintext[:size]
-        for associated_data in (b"", AD):
-            expected = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(
-                plaintext, associated_data, nonce, key
-            )
-            assert ratchet.aead_encrypt(plaintext, associated_data, nonce, key) == expected
-            assert ratchet.aead_decrypt(expected, associated_data, nonce, key) == plaintext
-
-
-def test_aead_decrypt_rejects() -> None:
-    key, nonce = b"\x01" * 32, b"\x02" * 24
-    sealed = ratchet.aead_encrypt(b"rahasia", AD, nonce, key)
-    forgeries = [
-        (flip(sealed, 0), AD, nonce, key),
-        (flip(sealed, len(sealed) - 1), AD, nonce, key),
-        (sealed[:-1], AD, nonce, key),
-        (sealed[:15], AD, nonce, key),
-        (b"", AD, nonce, key),
-        (sealed, AD + b"x", nonce, key),
-        (sealed, b"", nonce, key),
-        (sealed, AD, flip(nonce, 0), key),
-        (sealed, AD, nonce, flip(key, 0)),
-    ]
-    for ciphertext, associated_data, used_nonce, used_key in forgeries:
-        with pytest.raises(AuthenticationError):
-            ratchet.aead_decrypt(ciphertext, associated_data, used_nonce, used_key)
-
-
-@pytest.mark.parametrize(("key_size", "nonce_size"), [(31, 24), (33, 24), (32, 23), (32, 25)])
-def test_aead_rejects_sizes(key_size: int, nonce_size: int) -> None:
-    key, nonce = b"\x01" * key_size, b"\x02" * nonce_size
-    with pytest.raises(ValueError, match="must be"):
-        ratchet.aead_encrypt(b"x", AD, nonce, key)
-    with pytest.raises(ValueError, match="must be"):
-        ratchet.aead_decrypt(b"\x00" * 32, AD, nonce, key)
 
 
 def test_header_nonce_value() -> None:
