@@ -34,14 +34,7 @@ from konsel.protocol.prekeys import PrekeyStore
 from konsel.protocol.session import Session
 
 from . import outbox, pairing
-from .engine_state import (
-    ControlItem,
-    EngineState,
-    commit,
-    last_outgoing_seq,
-    load_state,
-    outbox_size,
-)
+from .engine_state import ControlItem, EngineState, commit, load_state
 from .events import (
     ConnectionChanged,
     ConnectionState,
@@ -193,7 +186,7 @@ class Engine:
 
     async def outbox_count(self) -> int:
         """Return the number of text messages not yet confirmed by the relay."""
-        return await asyncio.to_thread(outbox_size, self.store)
+        return await asyncio.to_thread(self.store.outbox_count)
 
     async def emit_outbox(self) -> None:
         """Emit the current outbox count."""
@@ -305,7 +298,7 @@ class Engine:
         """
         if contact_id not in self._last_seq:
             conversation_id = await self.conversation(contact_id)
-            stored = await asyncio.to_thread(last_outgoing_seq, self.store, conversation_id)
+            stored = await asyncio.to_thread(self.store.max_outgoing_seq, conversation_id)
             route = self.state.routes.get(contact_id)
             self._last_seq[contact_id] = max(stored, route.last_seq if route else 0)
         self._last_seq[contact_id] += 1

@@ -194,15 +194,9 @@ def _inbox_dict(inbox: OwnedInbox | None) -> dict[str, Any] | None:
     return None if inbox is None else vars(inbox)
 
 
-# NOTE: the functions below reach into the store's private helpers (_lock, _write,
-# _put_session, _put_own_state, db) because the store has no public call that writes a
-# named state blob together with a session, or finds a message by its content id.
-
-
 def load_state(store: Store) -> EngineState | None:
     """Return the engine state saved in the store, or None for a profile without one."""
-    with store._lock:
-        raw = store._get_own_state(STATE_NAME)
+    raw = store.get_named_state(STATE_NAME)
     return None if raw is None else EngineState.from_bytes(raw)
 
 
@@ -214,46 +208,4 @@ def commit(
     prekeys: bytes | None = None,
 ) -> None:
     """Write the engine state, and optionally a contact's session and the prekey state, at once."""
-    blob = state.to_bytes()
-    with store._lock, store._write():
-        if session is not None:
-            store._put_session(session[0], session[1])
-        if prekeys is not None:
-            _upsert_own_state(store, "prekeys", prekeys)
-        _upsert_own_state(store, STATE_NAME, blob)
-
-
-def _upsert_own_state(store: Store, name: str, value: bytes) -> None:
-    store.db.execute(
-        "INSERT INTO own_state (name, value, updated_at) VALUES (?, ?, ?) "
-        "ON CONFLICT (name) DO UPDATE SET value = excluded.value, "
-        "updated_at = excluded.updated_at",
-        [name, bytes(value), store._clock()],
-    )
-
-
-def find_message_order(store: Store, conversation_id: int, content_id: bytes) -> int | None:
-    """Return the local order of the message with this content id in a conversation."""
-    with store._lock:
-        row = store.db.execute(
-            "SELECT local_order FROM messages WHERE conversation_id = ? AND content_id = ?",
-            [conversation_id, bytes(content_id)],
-        ).fetchone()
-    return None if row is None else int(row[0])
-
-
-def last_outgoing_seq(store: Store, conversation_id: int) -> int:
-    """Return the highest ``seq`` of this user's messages in a conversation, or 0."""
-    with store._lock:
-        row = store.db.execute(
-            "SELECT max(sender_seq) FROM messages WHERE conversation_id = ? AND direction = 'out'",
-            [conversation_id],
-        ).fetchone()
-    return int(row[0] or 0)
-
-
-def outbox_size(store: Store) -> int:
-    """Return the number of text messages waiting in the store's outbox."""
-    with store._lock:
-        row = store.db.execute("SELECT count(*) FROM outbox").fetchone()
-    return int(row[0])
+    store.put_named_state(STATE_NAME, state.to_bytes(), session=session, prekey_state=prekeys)

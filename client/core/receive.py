@@ -37,7 +37,7 @@ from konsel.protocol.errors import (
 )
 
 from . import pairing, renewal
-from .engine_state import commit, find_message_order
+from .engine_state import commit
 from .errors import DuplicateMessage
 from .events import (
     ContactAdded,
@@ -199,11 +199,10 @@ async def _apply_receipt(engine: Engine, contact_id: int, receipt: Delivered | R
     conversation_id = await engine.conversation(contact_id)
     status = "delivered" if isinstance(receipt, Delivered) else "read"
     for content_id in receipt.message_ids:
-        order = await asyncio.to_thread(
-            find_message_order, engine.store, conversation_id, content_id
-        )
-        if order is None:
+        message = await asyncio.to_thread(engine.store.find_message, conversation_id, content_id)
+        if message is None:
             continue
+        order = message.order
         if status == "delivered":
             await asyncio.to_thread(engine.store.mark_delivered, order)
         else:

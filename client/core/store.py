@@ -1,7 +1,8 @@
 """The client's encrypted local store: one open profile as a :class:`Store`.
 
-A store contains the user's own identity and prekey state, contacts, ratchet sessions,
-messages, the outbox and the counselor's records in one SQLCipher database. Its methods
+A store contains the user's own identity and prekey state, named state blobs of other
+components (the sync engine's), contacts, ratchet sessions, messages, the outbox and the
+counselor's records in one SQLCipher database. Its methods
 are synchronous. The async core calls them through ``asyncio.to_thread``, and a lock runs
 the calls one at a time. Methods that change more than one table do it in one
 transaction.
@@ -38,6 +39,7 @@ __all__ = [
 
 _IDENTITY_STATE = "identity"
 _PREKEY_STATE = "prekeys"
+_RESERVED_STATE_NAMES = frozenset({_IDENTITY_STATE, _PREKEY_STATE})
 
 
 class Store(MessageLog, CounselingRecords):
@@ -142,7 +144,8 @@ class Store(MessageLog, CounselingRecords):
     @serialized
     def put_identity_state(self, state: bytes) -> None:
         """Store the serialized own identity (long-term keys)."""
-        self._put_own_state(_IDENTITY_STATE, state)
+        with self._write():
+            self._upsert_own_state(_IDENTITY_STATE, state)
 
     @serialized
     def get_identity_state(self) -> bytes | None:
@@ -152,22 +155,72 @@ class Store(MessageLog, CounselingRecords):
     @serialized
     def put_prekey_state(self, state: bytes) -> None:
         """Store the serialized signed and one-time prekey state."""
-        self._put_own_state(_PREKEY_STATE, state)
+        with self._write():
+            self._upsert_own_state(_PREKEY_STATE, state)
 
     @serialized
     def get_prekey_state(self) -> bytes | None:
         """Return the serialized prekey state, or None before it is created."""
         return self._get_own_state(_PREKEY_STATE)
 
-    def _put_own_state(self, name: str, state: bytes) -> None:
+    # Named state of other components, such as the sync engine
+
+    @serialized
+    def get_named_state(self, name: str) -> bytes | None:
+        """Return the state blob stored under ``name``, or None if there is none.
+
+        Raises:
+            ValueError: ``name`` is ``identity`` or ``prekeys``, which have their own methods.
+        """
+        _check_state_name(name)
+        return self._get_own_state(name)
+
+    @serialized
+    def put_named_state(
+        self,
+        name: str,
+        state: bytes,
+        *,
+        session: tuple[int, bytes] | None = None,
+        prekey_state: bytes | None = None,
+    ) -> None:
+        """Store a named state blob, and optionally a session and the prekey state, at once.
+
+        ``session`` is a contact id with its serialized ratchet session. All given parts are
+        written in one transaction, so if one write fails, none of them stays. A caller can
+        thus keep an advanced session only together with the state that records what it sent.
+
+        Raises:
+            ValueError: ``name`` is ``identity`` or ``prekeys``, which have their own methods.
+            RecordNotFound: the session's contact does not exist; nothing was written.
+        """
+        _check_state_name(name)
+        if session is not None:
+            self._contact(session[0])
+
         with self._write():
-            self.db.execute(
-                "INSERT INTO own_state (name, value, updated_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (name) DO UPDATE SET value = excluded.value, "
-                "updated_at = excluded.updated_at",
-                [name, bytes(state), self._clock()],
-            )
+            if session is not None:
+                self._put_session(session[0], session[1])
+            if prekey_state is not None:
+                self._upsert_own_state(_PREKEY_STATE, prekey_state)
+            self._upsert_own_state(name, state)
+
+    def _upsert_own_state(self, name: str, state: bytes) -> None:
+        self.db.execute(
+            "INSERT INTO own_state (name, value, updated_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET value = excluded.value, "
+            "updated_at = excluded.updated_at",
+            [name, bytes(state), self._clock()],
+        )
 
     def _get_own_state(self, name: str) -> bytes | None:
         row = self.db.execute("SELECT value FROM own_state WHERE name = ?", [name]).fetchone()
         return None if row is None else bytes(row[0])
+
+
+def _check_state_name(name: str) -> None:
+    if name in _RESERVED_STATE_NAMES:
+        raise ValueError(
+            f"state name {name!r} is reserved for the identity and prekey methods, "
+            "so choose another name"
+        )

@@ -36,6 +36,8 @@ class StoreBase:
     ) -> None:
         self.profile = profile
         self.db = sqlite_utils.Database(connection, execute_plugins=False)
+        """The database handle for the store's own modules. Other code calls the store's
+        public methods, which take the call lock and run each write in one transaction."""
         self._connection: Any = connection
         self._profile_lock = lock
         self._lock = threading.RLock()

@@ -85,6 +85,10 @@ _MESSAGE_COLUMNS = (
 
 # The queries below splice in only the fixed column list above, never caller input.
 _SELECT_MESSAGE = f"SELECT {_MESSAGE_COLUMNS} FROM messages AS m WHERE m.local_order = ?"  # noqa: S608
+_SELECT_BY_CONTENT_ID = (
+    f"SELECT {_MESSAGE_COLUMNS} FROM messages AS m "  # noqa: S608
+    "WHERE m.conversation_id = ? AND m.content_id = ?"
+)
 _SELECT_WINDOW = (
     f"SELECT {_MESSAGE_COLUMNS} FROM messages AS m "  # noqa: S608
     "WHERE m.conversation_id = ? AND m.local_order < ? ORDER BY m.local_order DESC LIMIT ?"
@@ -193,6 +197,12 @@ class MessageLog(ContactBook):
         ]
 
     @serialized
+    def outbox_count(self) -> int:
+        """Return the number of envelopes waiting in the outbox."""
+        row = self.db.execute("SELECT count(*) FROM outbox").fetchone()
+        return int(row[0])
+
+    @serialized
     def record_send_attempt(self, outbox_id: int) -> None:
         """Count one failed or unanswered send of an outbox envelope."""
         with self._write():
@@ -253,6 +263,23 @@ class MessageLog(ContactBook):
         if row is None:
             raise RecordNotFound("message", order)
         return _message(row)
+
+    @serialized
+    def find_message(self, conversation_id: int, content_id: bytes) -> StoredMessage | None:
+        """Return the message with this content id in a conversation, or None."""
+        row = self.db.execute(
+            _SELECT_BY_CONTENT_ID, [conversation_id, bytes(content_id)]
+        ).fetchone()
+        return None if row is None else _message(row)
+
+    @serialized
+    def max_outgoing_seq(self, conversation_id: int) -> int:
+        """Return the highest ``sender_seq`` of this user's messages in a conversation, or 0."""
+        row = self.db.execute(
+            "SELECT max(sender_seq) FROM messages WHERE conversation_id = ? AND direction = 'out'",
+            [conversation_id],
+        ).fetchone()
+        return int(row[0] or 0)
 
     @serialized
     def load_window(

@@ -937,3 +937,183 @@ def test_record_lists_take_call_lock(store: Store) -> None:
         store._lock = lock  # type: ignore[assignment]
         call()
         assert lock.entered == 1, name
+
+
+class FailingClock(SetClock):
+    """A store clock that raises on its next call once a test arms it with a countdown.
+
+    Every row the store writes takes one timestamp, so the countdown picks which write of
+    a transaction fails.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls_before_failure: int | None = None
+
+    def __call__(self) -> int:
+        if self.calls_before_failure is not None:
+            if self.calls_before_failure == 0:
+                self.calls_before_failure = None
+                raise RuntimeError("clock failed on purpose")
+            self.calls_before_failure -= 1
+        return self.now_ms
+
+
+def test_named_state_roundtrip(profile: Profile, passphrase: str, cheap_kdf: KdfParams) -> None:
+    with Store.create(profile, passphrase, kdf=cheap_kdf) as store:
+        assert store.get_named_state("engine") is None
+        store.put_named_state("engine", b"engine-v1")
+        store.put_named_state("engine", b"engine-v2")
+        store.put_named_state("other", b"other-v1")
+
+    with Store.open(profile, passphrase) as store:
+        assert store.get_named_state("engine") == b"engine-v2"
+        assert store.get_named_state("other") == b"other-v1"
+        assert store.get_identity_state() is None
+        assert store.get_prekey_state() is None
+
+
+def test_named_state_reserved_names(store: Store) -> None:
+    store.put_identity_state(b"identity")
+    store.put_prekey_state(b"prekeys")
+
+    for name in ("identity", "prekeys"):
+        with pytest.raises(ValueError, match="reserved"):
+            store.put_named_state(name, b"overwrite")
+        with pytest.raises(ValueError, match="reserved"):
+            store.get_named_state(name)
+
+    assert store.get_identity_state() == b"identity"
+    assert store.get_prekey_state() == b"prekeys"
+
+
+def test_named_state_with_session_and_prekeys(store: Store) -> None:
+    contact_id, _ = add_student(store)
+    other_id, _ = add_student(store, "Dewi Lestari")
+    store.put_session_state(other_id, b"other-session")
+
+    store.put_named_state(
+        "engine", b"engine-state", session=(contact_id, b"session"), prekey_state=b"prekeys"
+    )
+
+    assert store.get_named_state("engine") == b"engine-state"
+    assert store.get_session_state(contact_id) == b"session"
+    assert store.get_prekey_state() == b"prekeys"
+    assert store.get_session_state(other_id) == b"other-session"
+
+
+def test_named_state_rolls_back_all_parts(
+    profile: Profile, passphrase: str, cheap_kdf: KdfParams
+) -> None:
+    clock = FailingClock()
+    with Store.create(profile, passphrase, kdf=cheap_kdf, clock=clock) as store:
+        contact_id, _ = add_student(store)
+        store.put_named_state("engine", b"engine-old", session=(contact_id, b"session-old"))
+        store.put_prekey_state(b"prekeys-old")
+
+        # The transaction writes three rows (session, prekeys, named state), so fail each in turn.
+        for failing_write in range(3):
+            clock.calls_before_failure = failing_write
+            with pytest.raises(RuntimeError, match="on purpose"):
+                store.put_named_state(
+                    "engine",
+                    b"engine-new",
+                    session=(contact_id, b"session-new"),
+                    prekey_state=b"prekeys-new",
+                )
+
+            assert store.get_named_state("engine") == b"engine-old", failing_write
+            assert store.get_session_state(contact_id) == b"session-old", failing_write
+            assert store.get_prekey_state() == b"prekeys-old", failing_write
+
+        # The failed transactions were closed, so the next write commits.
+        store.put_named_state("engine", b"engine-new", session=(contact_id, b"session-new"))
+
+    with Store.open(profile, passphrase) as store:
+        assert store.get_named_state("engine") == b"engine-new"
+        assert store.get_session_state(contact_id) == b"session-new"
+        assert store.get_prekey_state() == b"prekeys-old"
+
+
+def test_named_state_unknown_contact(store: Store) -> None:
+    store.put_named_state("engine", b"engine-old")
+    store.put_prekey_state(b"prekeys-old")
+
+    with pytest.raises(RecordNotFound) as caught:
+        store.put_named_state(
+            "engine", b"engine-new", session=(404, b"session"), prekey_state=b"prekeys-new"
+        )
+
+    assert caught.value.code == "record_not_found"
+    assert store.get_named_state("engine") == b"engine-old"
+    assert store.get_prekey_state() == b"prekeys-old"
+    assert store.get_session_state(404) is None
+
+
+def test_find_message_by_content_id(store: Store) -> None:
+    _, conversation = add_student(store)
+    _, other_conversation = add_student(store, "Dewi Lestari")
+    incoming = store.record_incoming(conversation, message("pesan masuk"), b"state-1")
+    outgoing = store.record_outgoing(
+        conversation, message("pesan keluar"), b"envelope", b"state-2", destination=b"inbox"
+    )
+
+    assert store.find_message(conversation, incoming.content_id) == incoming
+    assert store.find_message(conversation, outgoing.content_id) == outgoing
+    assert store.find_message(other_conversation, incoming.content_id) is None
+    assert store.find_message(conversation, os.urandom(16)) is None
+
+
+def test_max_outgoing_seq(store: Store) -> None:
+    _, conversation = add_student(store)
+    _, other_conversation = add_student(store, "Dewi Lestari")
+    assert store.max_outgoing_seq(conversation) == 0
+
+    for seq in (3, 7, None):
+        store.record_outgoing(
+            conversation, message("keluar", seq), b"envelope", b"state", destination=b"inbox"
+        )
+    store.record_incoming(conversation, message("masuk", 50), b"state")
+    store.record_outgoing(
+        other_conversation, message("lain", 90), b"envelope", b"state", destination=b"inbox"
+    )
+
+    assert store.max_outgoing_seq(conversation) == 7
+    assert store.max_outgoing_seq(other_conversation) == 90
+
+
+def test_outbox_count(store: Store) -> None:
+    _, conversation = add_student(store)
+    assert store.outbox_count() == 0
+
+    sent = [
+        store.record_outgoing(
+            conversation, message(f"pesan {number}"), b"envelope", b"state", destination=b"inbox"
+        )
+        for number in range(3)
+    ]
+    store.record_incoming(conversation, message("masuk"), b"state")
+    assert store.outbox_count() == 3
+
+    store.mark_sent(sent[0].order)
+    store.mark_failed(sent[1].order)
+    assert store.outbox_count() == 1
+
+
+def test_engine_queries_take_call_lock(store: Store) -> None:
+    contact_id, conversation = add_student(store)
+    calls = {
+        "get_named_state": lambda: store.get_named_state("engine"),
+        "put_named_state": lambda: store.put_named_state(
+            "engine", b"state", session=(contact_id, b"session"), prekey_state=b"prekeys"
+        ),
+        "find_message": lambda: store.find_message(conversation, os.urandom(16)),
+        "max_outgoing_seq": lambda: store.max_outgoing_seq(conversation),
+        "outbox_count": lambda: store.outbox_count(),
+    }
+
+    for name, call in calls.items():
+        lock = RecordingLock()
+        store._lock = lock  # type: ignore[assignment]
+        call()
+        assert lock.entered == 1, name
