@@ -47,7 +47,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run konsel-relay and return its exit status."""
     # Files the relay creates (database, WAL, shared memory) must be private to it.
     os.umask(0o077)
-    sys.setswitchinterval(float(os.environ.get("XSW", "0.005")))
     try:
         config = load_config(argv, os.environ)
     except ConfigError as error:

@@ -94,10 +94,10 @@ HELP: dict[str, str] = {
     "creation_token": "if set, creating an inbox requires this token (default: none needed; "
     "prefer the environment variable, because flags are visible in the process list)",
     "create_rate": "inbox creations per minute per IP address (default %(default)s)",
-    "contact_rate_per_inbox": "SENDs and prekey fetches per minute to one contact inbox "
-    "(default %(default)s)",
+    "contact_rate_per_inbox": "SENDs and prekey fetches per minute to one contact inbox; "
+    "SENDs to private inboxes are not counted (default %(default)s)",
     "contact_rate_per_ip": "SENDs and prekey fetches per minute from one IP address to "
-    "contact inboxes (default %(default)s)",
+    "contact inboxes; SENDs to private inboxes are not counted (default %(default)s)",
     "command_rate": "commands per second per connection (default %(default)s)",
     "max_connections_per_ip": "open connections per IP address (default %(default)s)",
     "forwarded_header": "HTTP header that carries the client address set by a reverse proxy, "

@@ -212,8 +212,7 @@ class Connection:
     async def _serve_commands(self) -> None:
         async for frame in self.websocket:
             if not self.command_bucket.allow():
-                # The frame is not decoded at all, so the reply cannot echo its request id.
-                await self.reply_error(None, ErrorCode.RATE_LIMITED, "too many commands")
+                await self._reject_rate_limited(frame)
                 continue
 
             command = await self._decode(frame)
@@ -233,6 +232,17 @@ class Connection:
                     "[%s] %s handler failed", self.connection_id, type(command).__name__
                 )
                 await self.reply_error(command.request_id, ErrorCode.INTERNAL, "internal error")
+
+    async def _reject_rate_limited(self, frame: str | bytes) -> None:
+        # The frame is decoded only to echo its request id, so the client can match the
+        # reply. The frame limits bound this decode as they bound every other one.
+        request_id: int | None = None
+        if isinstance(frame, bytes):
+            try:
+                request_id = decode_command(frame, self.limits).request_id
+            except CommandDecodeError as error:
+                request_id = error.request_id
+        await self.reply_error(request_id, ErrorCode.RATE_LIMITED, "too many commands")
 
     async def _decode(self, frame: str | bytes) -> Command | None:
         if isinstance(frame, str):
@@ -254,9 +264,21 @@ class Connection:
                 send waited longer than the write timeout.
         """
         data = encode_server_message(message)
+        websocket = self.websocket
+        # websockets' send() waits only when a write leaves more than the write limit in
+        # the transport's buffer. A frame of at most half the limit, written to an empty
+        # buffer, cannot do that, so it needs no timer: arming one per frame costs more
+        # than the rest of the send.
+        if (
+            not websocket.paused
+            and websocket.transport.get_write_buffer_size() == 0
+            and len(data) <= self.relay.config.write_buffer // 2
+        ):
+            await websocket.send(data)
+            return
         try:
             async with asyncio.timeout(self.relay.config.write_timeout):
-                await self.websocket.send(data)
+                await websocket.send(data)
         except TimeoutError:
             self.relay.metrics.closed_stuck.inc()
             logger.warning(
@@ -265,7 +287,7 @@ class Connection:
                 self.relay.config.write_timeout,
             )
             # A close handshake would wait behind the same full buffer, so abort instead.
-            self.websocket.transport.abort()
+            websocket.transport.abort()
             raise ConnectionClosed(None, None) from None
 
     async def reply_error(self, request_id: int | None, code: str, message: str) -> None:
@@ -416,9 +438,7 @@ class Connection:
     async def _store_envelope(self, command: Send, inbox_id: int) -> None:
         try:
             try:
-                stored = await self.relay.store.append(
-                    inbox_id, command.envelope, int(time.time())
-                )
+                stored = await self.relay.store.append(inbox_id, command.envelope, int(time.time()))
             except RelayError as error:
                 await self.reply_error(command.request_id, error.code, error.message)
                 return

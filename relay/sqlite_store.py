@@ -1,20 +1,22 @@
 """The default storage backend: one SQLite file in WAL mode, written by one batching thread.
 
 Every operation, read or write, is a job that runs on a single worker thread that owns the
-only connection. The thread takes every job that is waiting and runs them all inside one
-transaction. Each job that writes runs under its own savepoint, so one failing job does not
-undo the others. The thread commits once and only then resolves the jobs' futures, with one
-wake-up of the event loop per batch. A batch with a durable write (a SEND, a new inbox, a
-prekey pop, ...) commits with ``synchronous=FULL``, so the commit is on disk when it
-returns: a SEND is confirmed only after its envelope is on disk, while a burst of SENDs
-costs one fsync per batch instead of one per message.
+only connection. The thread takes every job that is waiting as one batch and runs it in at
+most two transactions. It commits each transaction once and only then resolves its jobs'
+futures, with one wake-up of the event loop per transaction. Each job that writes runs under
+its own savepoint, so one failing job does not undo the others.
 
-A batch whose only writes are ACK deletes or expiry commits with ``synchronous=NORMAL``:
-the commit reaches the operating system but is not fsynced. It survives the relay being
-killed (even by SIGKILL), and only a power loss or kernel crash can undo it. An undone ACK
-means that its messages are delivered again with the same message ids, and clients drop
-them by message id. The WAL is written in commit order, so the next FULL commit's fsync
-makes every earlier NORMAL commit durable too.
+Durable writes (a SEND, a new inbox, a prekey pop, ...) share a transaction committed with
+``synchronous=FULL``, so the commit is on disk when it returns. A SEND is therefore
+confirmed only after its envelope is on disk, and a burst of SENDs costs one fsync per
+batch instead of one per message.
+
+Reads, ACK deletes and expiry run first, in a transaction of their own committed with
+``synchronous=NORMAL``: the commit reaches the operating system but is not fsynced. In WAL
+mode it survives the relay being killed (even by SIGKILL), and only a power loss or kernel
+crash can undo it (SQLite's documentation of ``PRAGMA synchronous``). An undone ACK means
+that its messages are delivered again with the same message ids, and clients drop them by
+message id.
 
 Running the reads on the same thread keeps every job atomic with respect to every other,
 which is what makes popping a one-time prekey safe under concurrent fetches.
@@ -31,7 +33,7 @@ import shutil
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -149,6 +151,8 @@ class SQLiteStore:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
         self._lock: int | None = None
+        self._synchronous_full = True
+        """Whether the worker's connection commits with an fsync; only the worker uses it."""
 
         # Totals, read by the event loop and written only by the worker thread.
         self._inbox_count = 0
@@ -187,37 +191,51 @@ class SQLiteStore:
         try:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=FULL")
-            synchronous_full = True
-            stopping = False
-            while not stopping:
-                first = self._jobs.get()
-                if first is None:
-                    break
-                batch = [first]
-                while len(batch) < MAX_BATCH:
-                    try:
-                        item = self._jobs.get_nowait()
-                    except queue.Empty:
-                        break
-                    if item is None:
-                        stopping = True
-                        break
-                    batch.append(item)
-
-                needs_fsync = any(kind == DURABLE_WRITE for _, _, kind in batch)
-                if needs_fsync != synchronous_full:
-                    # The setting applies to the next commit; it cannot change inside one.
-                    connection.execute(f"PRAGMA synchronous={'FULL' if needs_fsync else 'NORMAL'}")
-                    synchronous_full = needs_fsync
-                self._run_batch(connection, batch)
+            self._synchronous_full = True
+            for batch in self._batches():
+                # Jobs that need no fsync go first, in a transaction of their own, so an ACK
+                # or a lookup does not wait for the fsync of the SENDs queued beside it. No
+                # job of a batch has seen another's result yet, so either order is valid.
+                relaxed = [item for item in batch if item[2] != DURABLE_WRITE]
+                durable = [item for item in batch if item[2] == DURABLE_WRITE]
+                if relaxed:
+                    self._run_transaction(connection, relaxed, durable=False)
+                if durable:
+                    self._run_transaction(connection, durable, durable=True)
         finally:
             connection.close()
 
-    def _run_batch(self, connection: sqlite3.Connection, batch: list[QueuedJob]) -> None:
+    def _batches(self) -> Iterator[list[QueuedJob]]:
+        """Yield every job waiting at once, at most MAX_BATCH, until the stop marker."""
+        while True:
+            first = self._jobs.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < MAX_BATCH:
+                try:
+                    item = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    yield batch
+                    return
+                batch.append(item)
+            yield batch
+
+    def _run_transaction(
+        self, connection: sqlite3.Connection, jobs: list[QueuedJob], *, durable: bool
+    ) -> None:
         outcomes: list[Outcome] = []
         try:
+            writes = any(kind != READ for _, _, kind in jobs)
+            if writes and durable != self._synchronous_full:
+                # The setting applies to the next commit and cannot change inside one.
+                connection.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+                self._synchronous_full = durable
+
             connection.execute("BEGIN IMMEDIATE")
-            for job, future, kind in batch:
+            for job, future, kind in jobs:
                 if kind == READ:
                     outcomes.append(_run_read(connection, job, future))
                 else:
@@ -225,7 +243,7 @@ class SQLiteStore:
             connection.execute("COMMIT")
             self.batches_committed += 1
         except sqlite3.Error as commit_error:
-            # Nothing of this batch is durable, so every job fails, and the in-memory
+            # Nothing of this transaction is stored, so every job fails, and the in-memory
             # totals are recounted from the rolled-back database.
             logger.error("storage commit failed: %s", commit_error)
             try:
@@ -235,18 +253,16 @@ class SQLiteStore:
             except sqlite3.Error as recount_error:
                 logger.error("storage totals could not be recounted: %s", recount_error)
             failure = RelayError("INTERNAL", "storage write failed")
-            outcomes = [(future, None, failure) for _, future, _ in batch]
+            outcomes = [(future, None, failure) for _, future, _ in jobs]
 
-        # One wake-up of the event loop for the whole batch: each call_soon_threadsafe
-        # writes to the loop's self-pipe, which costs more than most jobs themselves.
+        # One wake-up of the event loop per transaction: each call_soon_threadsafe writes to
+        # the loop's self-pipe, which costs more than most jobs themselves.
         assert self._loop is not None
         self._loop.call_soon_threadsafe(_settle_all, outcomes)
 
     # --- submission --------------------------------------------------------------------------
 
-    async def _submit(
-        self, job: Callable[[sqlite3.Connection], T], kind: int = DURABLE_WRITE
-    ) -> T:
+    async def _submit(self, job: Callable[[sqlite3.Connection], T], kind: int = DURABLE_WRITE) -> T:
         if self._closed:
             raise RelayError("INTERNAL", "storage is closed")
         assert self._loop is not None

@@ -18,9 +18,10 @@ reconnect; a layer above it owns retries and resubscription::
                 await relay.ack(event.receive_id, [event.message_id])
                 break
 
-A failed command raises :class:`RelayCommandError` with the relay's error code. When the
-connection ends, pending commands raise :class:`RelayConnectionClosed` and the
-deliveries iterator stops.
+A failed command raises :class:`RelayCommandError` with the relay's error code. A command
+whose reply does not arrive within the request timeout raises :class:`RelayRequestTimeout`
+and leaves the connection open. When the connection ends, pending commands raise
+:class:`RelayConnectionClosed` and the deliveries iterator stops.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from websockets.typing import Subprotocol
 from konsel.protocol import PROTOCOL_VERSION
 from konsel.protocol.errors import DecodeError
 from konsel.protocol.relay_wire import (
+    COMMAND_TAGS,
     FRAME_OVERHEAD,
     LABEL_DELETE,
     LABEL_SENDER,
@@ -82,6 +84,7 @@ __all__ = [
     "RelayCommandError",
     "RelayConnection",
     "RelayConnectionClosed",
+    "RelayRequestTimeout",
 ]
 
 logger = logging.getLogger("konsel.client.relay")
@@ -92,10 +95,21 @@ MAX_QUEUED_EVENTS = 1024
 """Deliveries buffered before the reader waits for the application to take them."""
 CLIENT_MAX_ENVELOPE = 16 * 1024 * 1024
 """Largest envelope the client accepts before it has read the relay's limit."""
+DEFAULT_REQUEST_TIMEOUT = 30.0
+"""Seconds to wait for a reply after a command is sent. The relay replies to a SEND after
+one commit, normally within milliseconds, so this only ends waits for a relay that hangs."""
 
 
 class RelayConnectionClosed(Exception):
     """The connection to the relay ended before the reply arrived."""
+
+
+class RelayRequestTimeout(TimeoutError):
+    """The relay sent no reply to a command within the request timeout.
+
+    The command may still take effect on the relay; a SEND repeated after this can be
+    stored twice, which the end-to-end layer detects.
+    """
 
 
 class RelayCommandError(Exception):
@@ -113,15 +127,36 @@ class RelayCommandError(Exception):
 
 
 class RelayConnection:
-    """One open connection to a relay; create it with :meth:`connect`."""
+    """One open connection to a relay; create it with :meth:`connect`.
 
-    def __init__(self, websocket: ClientConnection, hello: ServerHello) -> None:
+    Args:
+        request_timeout: seconds to wait for each reply once its command is sent.
+
+    Raises:
+        ValueError: ``request_timeout`` is not positive.
+    """
+
+    def __init__(
+        self,
+        websocket: ClientConnection,
+        hello: ServerHello,
+        *,
+        request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+    ) -> None:
+        if not request_timeout > 0:
+            raise ValueError(f"request_timeout must be positive, got {request_timeout}")
         self.websocket = websocket
         self.hello = hello
         """The server hello: protocol version, challenge and the relay's limits."""
+        self.request_timeout = request_timeout
         self._limits = frame_limits(max(hello.max_envelope, 1))
         self._request_ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[ServerMessage]] = {}
+        # Request id -> (deadline on the loop's clock, command tag). One timer per
+        # connection checks them, because a timer per request costs more than the rest of
+        # a small command's client-side work.
+        self._deadlines: dict[int, tuple[float, str]] = {}
+        self._watchdog: asyncio.TimerHandle | None = None
         self._events: asyncio.Queue[Delivery | End | None] = asyncio.Queue(MAX_QUEUED_EVENTS)
         self._reader: asyncio.Task[None] | None = None
 
@@ -134,14 +169,21 @@ class RelayConnection:
         ping_interval: float | None = 60.0,
         ping_timeout: float | None = 60.0,
         ssl_context: ssl.SSLContext | None = None,
+        request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
     ) -> RelayConnection:
         """Open a connection, exchange hellos and start reading.
 
+        ``request_timeout`` bounds the wait for each reply, the hello's included.
+
         Raises:
+            ValueError: ``request_timeout`` is not positive.
+            RelayRequestTimeout: the relay sent no reply to the hello in time.
             RelayCommandError: the relay rejected the hello (for example the version).
             RelayConnectionClosed: the relay closed the connection during the hello.
             OSError, TimeoutError, websockets.exceptions.InvalidHandshake: connecting failed.
         """
+        if not request_timeout > 0:
+            raise ValueError(f"request_timeout must be positive, got {request_timeout}")
         # websockets picks a default TLS context for wss:// only when ``ssl`` is absent.
         tls_options: dict[str, Any] = {"ssl": ssl_context} if ssl_context is not None else {}
         websocket = await connect(
@@ -168,7 +210,7 @@ class RelayConnection:
             if not isinstance(hello, ServerHello):
                 raise DecodeError("frame.t", "the first frame from the relay is not a hello")
 
-            relay = cls(websocket, hello)
+            relay = cls(websocket, hello, request_timeout=request_timeout)
             relay._reader = asyncio.create_task(relay._read(), name="relay-reader")
             await relay._request(Hello(relay._next_id(), PROTOCOL_VERSION), Ok)
         except BaseException:
@@ -276,9 +318,14 @@ class RelayConnection:
                 await self.websocket.send(encode_command(command))
             except ConnectionClosed as error:
                 raise RelayConnectionClosed("the connection to the relay is closed") from error
+            # The clock starts once the frame is written, so a big envelope on a slow link
+            # is not cut short. The send itself waits for buffer space without a bound of
+            # its own; keepalive pings close a connection whose peer stopped reading.
+            self._start_deadline(command)
             reply = await future
         finally:
             self._pending.pop(command.request_id, None)
+            self._deadlines.pop(command.request_id, None)
 
         if isinstance(reply, Error):
             raise RelayCommandError(reply.code, reply.message)
@@ -287,6 +334,34 @@ class RelayConnection:
                 "frame.t", f"expected {expected.__name__}, got {type(reply).__name__}"
             )
         return reply
+
+    def _start_deadline(self, command: Command) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.request_timeout
+        self._deadlines[command.request_id] = (deadline, COMMAND_TAGS[type(command)])
+        if self._watchdog is None:
+            self._watchdog = loop.call_later(self.request_timeout / 4, self._expire_requests)
+
+    def _expire_requests(self) -> None:
+        """Fail every request whose reply is overdue; runs every quarter of the timeout.
+
+        So a request fails between 1 and 1.25 request timeouts after its frame was sent.
+        """
+        self._watchdog = None
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        for request_id, (deadline, tag) in list(self._deadlines.items()):
+            future = self._pending.get(request_id)
+            if deadline > now or future is None or future.done():
+                continue
+            future.set_exception(
+                RelayRequestTimeout(
+                    f"the relay sent no reply to {tag!r} (request id {request_id}) within "
+                    f"{self.request_timeout:g} s; the command may still take effect"
+                )
+            )
+        if self._deadlines:
+            self._watchdog = loop.call_later(self.request_timeout / 4, self._expire_requests)
 
     async def _read(self) -> None:
         try:
@@ -300,6 +375,9 @@ class RelayConnection:
         except ConnectionClosed:
             pass
         finally:
+            if self._watchdog is not None:
+                self._watchdog.cancel()
+                self._watchdog = None
             closed = RelayConnectionClosed(
                 f"the relay closed the connection (code {self.websocket.close_code})"
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 
 import pytest
 from nacl.signing import SigningKey
@@ -15,6 +16,7 @@ from konsel.client.core.relay_connection import (
     RelayCommandError,
     RelayConnection,
     RelayConnectionClosed,
+    RelayRequestTimeout,
 )
 from konsel.protocol.relay_wire import (
     LABEL_DELETE,
@@ -372,6 +374,26 @@ async def test_contact_send_rate_limited(relay_launcher: RelayLauncher) -> None:
     await client.close()
 
 
+async def test_contact_rates_skip_private(relay_launcher: RelayLauncher) -> None:
+    """The contact rate limits count only contact inboxes, never SENDs to a private inbox."""
+    relay = relay_launcher.start("--contact-rate-per-inbox", "2", "--contact-rate-per-ip", "3")
+    client = await relay.client()
+    _, private = await relay.new_inbox(client)
+    _, contact = await relay.new_inbox(client, "contact")
+
+    for index in range(6):
+        await client.send(private.send_id, b"%d" % index)
+    await client.send(contact.send_id, b"a")
+    await client.send(contact.send_id, b"b")
+    await assert_rejected(ErrorCode.RATE_LIMITED, client.send(contact.send_id, b"c"))
+
+    _, second_contact = await relay.new_inbox(client, "contact")
+    await client.send(second_contact.send_id, b"d")
+    await assert_rejected(ErrorCode.RATE_LIMITED, client.send(second_contact.send_id, b"e"))
+    await client.send(private.send_id, b"tetap")
+    await client.close()
+
+
 async def test_hello_timeout_closes(relay: RelayProcess) -> None:
     """A client that never sends its hello is closed with 4000 after the handshake timeout."""
     silent = await RawClient.connect(relay, send_hello=False)
@@ -585,5 +607,70 @@ async def test_command_rate_limited(relay_launcher: RelayLauncher) -> None:
     codes = [reply.code for reply in replies if isinstance(reply, Error)]
     assert ErrorCode.RATE_LIMITED in codes
     assert ErrorCode.NOT_SUBSCRIBED in codes
+    # Every reply, a RATE_LIMITED one included, echoes the request id of its command.
+    request_ids = [getattr(reply, "request_id", None) for reply in replies]
+    assert None not in request_ids
+    assert sorted(request_ids) == list(range(1, 31))  # type: ignore[type-var]
     await raw.close()
     await round_trip(relay)
+
+
+async def test_rate_limited_undecodable_frame(relay_launcher: RelayLauncher) -> None:
+    relay = relay_launcher.start("--command-rate", "1")
+    raw = await RawClient.connect(relay)
+
+    for _ in range(3):
+        await raw.send_raw(encode_command(Ack(1, bytes(16), ())))
+    await raw.send_raw(b"\x82\xa1t\xa6launch\xa1r\x05")  # {"t": "launch", "r": 5}
+    await raw.send_raw(b"\xc1")
+    replies = [await raw.next_message() for _ in range(5)]
+
+    assert all(isinstance(reply, Error) for reply in replies)
+    assert replies[3] == Error(5, ErrorCode.RATE_LIMITED, "too many commands")
+    assert replies[4] == Error(None, ErrorCode.RATE_LIMITED, "too many commands")
+    await raw.close()
+
+
+async def test_client_rate_limited_raises(relay_launcher: RelayLauncher) -> None:
+    """A client whose commands exceed the rate gets RATE_LIMITED errors, not a hang."""
+    relay = relay_launcher.start("--command-rate", "2")
+    client = await relay.client(request_timeout=10.0)
+    _, inbox = await relay.new_inbox(client)
+
+    async with asyncio.timeout(15):
+        results = await asyncio.gather(
+            *(client.send(inbox.send_id, b"%d" % index) for index in range(20)),
+            return_exceptions=True,
+        )
+
+    rejected = [result for result in results if isinstance(result, RelayCommandError)]
+    stored = [result for result in results if isinstance(result, bytes)]
+    assert rejected
+    assert stored
+    assert {error.code for error in rejected} == {ErrorCode.RATE_LIMITED}
+    assert len(rejected) + len(stored) == 20
+    await client.close()
+
+
+async def test_request_timeout_raises(relay: RelayProcess) -> None:
+    """A relay that stops replying makes a command raise, and the connection stays usable."""
+    client = await relay.client(request_timeout=0.5)
+    owner, inbox = await relay.new_inbox(client)
+
+    relay.process.send_signal(signal.SIGSTOP)
+    try:
+        with pytest.raises(RelayRequestTimeout, match=r"'send' \(request id \d+\) within 0.5 s"):
+            await client.send(inbox.send_id, b"tertunda")
+    finally:
+        relay.process.send_signal(signal.SIGCONT)
+
+    # The relay stores the SEND once it runs again; its late reply is dropped.
+    await client.subscribe(inbox.receive_id, owner)
+    [delivery] = await receive(client, 1)
+    assert delivery.envelope == b"tertunda"
+    await client.close()
+
+
+async def test_request_timeout_positive(relay: RelayProcess) -> None:
+    with pytest.raises(ValueError, match="request_timeout must be positive"):
+        await relay.client(request_timeout=0)

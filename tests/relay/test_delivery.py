@@ -8,7 +8,10 @@ import os
 import socket
 import struct
 import time
+from collections.abc import AsyncIterator
+from pathlib import Path
 
+import pytest
 from nacl.signing import SigningKey
 from relay_process import RelayLauncher, RelayProcess, next_event, receive
 
@@ -25,8 +28,12 @@ from konsel.protocol.relay_wire import (
     frame_limits,
     signing_input,
 )
+from konsel.relay.delivery import Subscription, Window
+from konsel.relay.sqlite_store import SQLiteStore
+from konsel.relay.storage import QueueLimits, StoredMessage
 
 MIB = 1024 * 1024
+NOW = 1_800_000_000
 
 
 async def test_unacked_message_redelivered(relay: RelayProcess) -> None:
@@ -265,3 +272,195 @@ async def test_ping_timeout_closes_silent_peer(relay_launcher: RelayLauncher) ->
     [delivery] = await receive(client, 1)
     assert delivery.envelope == b"setelah ping"
     await client.close()
+
+
+async def test_live_sends_in_order(relay: RelayProcess) -> None:
+    """Pipelined SENDs from two senders reach a live subscriber once each, in send order."""
+    bob = await relay.client()
+    owner, inbox = await relay.new_inbox(bob)
+    await bob.subscribe(inbox.receive_id, owner)
+    senders = [await relay.client(), await relay.client()]
+
+    await asyncio.gather(
+        *(
+            sender.send(inbox.send_id, b"%d-%02d" % (number, index))
+            for index in range(20)
+            for number, sender in enumerate(senders)
+        )
+    )
+    # The default window is 32, so the rest comes only after an ACK.
+    deliveries = await receive(bob, 20)
+    await bob.ack(inbox.receive_id, [delivery.message_id for delivery in deliveries])
+    deliveries += await receive(bob, 20)
+
+    envelopes = [delivery.envelope for delivery in deliveries]
+    for number in range(2):
+        own = [envelope for envelope in envelopes if envelope.startswith(b"%d-" % number)]
+        assert own == [b"%d-%02d" % (number, index) for index in range(20)]
+    assert len({delivery.message_id for delivery in deliveries}) == 40
+    for connection in (bob, *senders):
+        await connection.close()
+
+
+async def test_live_window_then_store(relay_launcher: RelayLauncher) -> None:
+    """Envelopes beyond a live subscriber's window wait in the store and come in order."""
+    relay = relay_launcher.start("--window-count", "3")
+    client = await relay.client()
+    owner, inbox = await relay.new_inbox(client)
+    await client.subscribe(inbox.receive_id, owner)
+
+    for index in range(7):
+        await client.send(inbox.send_id, b"%d" % index)
+    window = await receive(client, 3)
+    await asyncio.sleep(0.3)
+    assert "konsel_relay_deliveries_total 3.0" in relay.http_get("/metrics")[1]
+
+    await client.ack(inbox.receive_id, [delivery.message_id for delivery in window])
+    rest = await receive(client, 3)
+    await client.ack(inbox.receive_id, [rest[0].message_id])
+    [last] = await receive(client, 1)
+
+    envelopes = [delivery.envelope for delivery in (*window, *rest, last)]
+    assert envelopes == [b"%d" % index for index in range(7)]
+    await client.close()
+
+
+async def test_live_delivery_redelivered(relay: RelayProcess) -> None:
+    """Envelopes pushed from memory and not acknowledged come again after a reconnect."""
+    bob = await relay.client()
+    owner, inbox = await relay.new_inbox(bob)
+    await bob.subscribe(inbox.receive_id, owner)
+    sender = await relay.client()
+    for index in (1, 2, 3):
+        await sender.send(inbox.send_id, b"m%d" % index)
+    first = await receive(bob, 3)
+    await bob.ack(inbox.receive_id, [first[0].message_id])
+    await bob.close()
+
+    bob = await relay.client()
+    assert (await bob.subscribe(inbox.receive_id, owner)).queued == 2
+    again = await receive(bob, 2)
+
+    assert [delivery.envelope for delivery in again] == [b"m2", b"m3"]
+    assert [delivery.message_id for delivery in again] == [
+        delivery.message_id for delivery in first[1:]
+    ]
+    await sender.close()
+    await bob.close()
+
+
+# --- one subscription on a real store, offered envelopes pushed from memory --------------
+
+
+class PushRecorder:
+    """The push callback of a subscription, recording what it would send."""
+
+    def __init__(self) -> None:
+        self.deliveries: list[Delivery] = []
+
+    async def push(self, delivery: Delivery) -> None:
+        self.deliveries.append(delivery)
+
+    async def wait_for(self, count: int) -> list[bytes]:
+        """Wait until ``count`` deliveries arrived, then a little longer for extra ones."""
+        deadline = time.monotonic() + 5
+        while len(self.deliveries) < count:
+            assert time.monotonic() < deadline, f"{len(self.deliveries)} of {count} delivered"
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.1)
+        return [delivery.envelope for delivery in self.deliveries]
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
+    limits = QueueLimits(
+        max_messages=100, max_bytes=MIB, max_prekeys=10, max_storage_bytes=10 * MIB
+    )
+    opened = await SQLiteStore.open(tmp_path / "data", limits)
+    yield opened
+    await opened.close()
+
+
+async def start_subscription(
+    store: SQLiteStore, window_count: int, stored_before: tuple[bytes, ...] = ()
+) -> tuple[Subscription, PushRecorder, int]:
+    """Start a subscription; as in the relay, every later append must be offered to it."""
+    inbox = await store.create_inbox("private", bytes(32), NOW)
+    for envelope in stored_before:
+        await store.append(inbox.inbox_id, envelope, NOW)
+    recorder = PushRecorder()
+    subscription = Subscription(
+        store, inbox.inbox_id, inbox.receive_id, Window(window_count, MIB), recorder.push, "tes"
+    )
+    subscription.start()
+    return subscription, recorder, inbox.inbox_id
+
+
+async def append_and_offer(
+    store: SQLiteStore, subscription: Subscription, inbox_id: int, envelope: bytes
+) -> StoredMessage:
+    stored = await store.append(inbox_id, envelope, NOW)
+    subscription.offer(stored)
+    return stored
+
+
+async def test_offer_pushed_without_read(store: SQLiteStore) -> None:
+    subscription, recorder, inbox_id = await start_subscription(store, 8, (b"m0",))
+    await append_and_offer(store, subscription, inbox_id, b"m1")
+    assert await recorder.wait_for(2) == [b"m0", b"m1"]
+
+    before = store.batches_committed
+    await append_and_offer(store, subscription, inbox_id, b"m2")
+
+    assert await recorder.wait_for(3) == [b"m0", b"m1", b"m2"]
+    # Only the append committed a transaction: the delivery did not read the store.
+    assert store.batches_committed == before + 1
+    await subscription.stop()
+
+
+async def test_offer_beyond_window_read_later(store: SQLiteStore) -> None:
+    subscription, recorder, inbox_id = await start_subscription(store, 2)
+    await recorder.wait_for(0)
+    stored = [
+        await append_and_offer(store, subscription, inbox_id, b"m%d" % index) for index in range(4)
+    ]
+    assert await recorder.wait_for(2) == [b"m0", b"m1"]
+
+    subscription.acknowledged((stored[0].message_id,))
+    assert await recorder.wait_for(3) == [b"m0", b"m1", b"m2"]
+    subscription.acknowledged((stored[1].message_id, stored[2].message_id))
+
+    assert await recorder.wait_for(4) == [b"m0", b"m1", b"m2", b"m3"]
+    assert [delivery.message_id for delivery in recorder.deliveries] == [
+        message.message_id for message in stored
+    ]
+    await subscription.stop()
+
+
+async def test_offer_out_of_order(store: SQLiteStore) -> None:
+    subscription, recorder, inbox_id = await start_subscription(store, 8)
+    await recorder.wait_for(0)
+    first = await store.append(inbox_id, b"m1", NOW)
+    second = await store.append(inbox_id, b"m2", NOW)
+
+    subscription.offer(second)
+    subscription.offer(first)
+
+    assert await recorder.wait_for(2) == [b"m1", b"m2"]
+    await subscription.stop()
+
+
+async def test_offer_acknowledged_early(store: SQLiteStore) -> None:
+    """An id acknowledged before its push (known from the SEND reply) is not pushed."""
+    subscription, recorder, inbox_id = await start_subscription(store, 8)
+    await recorder.wait_for(0)
+    early = await store.append(inbox_id, b"m1", NOW)
+
+    # No await between the two calls, so the delivery task cannot push ``early`` first.
+    subscription.offer(early)
+    subscription.acknowledged((early.message_id,))
+    assert await store.acknowledge(inbox_id, (early.message_id,)) == 1
+    await append_and_offer(store, subscription, inbox_id, b"m2")
+
+    assert await recorder.wait_for(1) == [b"m2"]
+    await subscription.stop()

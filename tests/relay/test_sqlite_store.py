@@ -194,6 +194,33 @@ async def test_relay_sigkill_keeps_confirmed(relay_launcher: RelayLauncher) -> N
     await bob.close()
 
 
+async def test_relay_sigkill_keeps_acks(relay_launcher: RelayLauncher) -> None:
+    """ACK deletes commit without an fsync, but a SIGKILL right after still keeps them."""
+    relay = relay_launcher.start()
+    client = await relay.client()
+    owner = SigningKey.generate()
+    inbox = await client.create_inbox("private", bytes(owner.verify_key))
+    for index in range(3):
+        await client.send(inbox.send_id, b"pesan %d" % index)
+    await client.subscribe(inbox.receive_id, owner)
+    deliveries = await receive(client, 3)
+
+    deleted = await client.ack(
+        inbox.receive_id, [delivery.message_id for delivery in deliveries[:2]]
+    )
+    relay.kill()
+    await client.close()
+
+    assert deleted == 2
+    restarted = relay_launcher.start(data_dir=relay.data_dir)
+    client = await restarted.client()
+    assert (await client.subscribe(inbox.receive_id, owner)).queued == 1
+    [left] = await receive(client, 1)
+    assert left.envelope == b"pesan 2"
+    assert left.message_id == deliveries[2].message_id
+    await client.close()
+
+
 async def test_data_dir_locked(tmp_path: Path) -> None:
     first = await SQLiteStore.open(tmp_path / "data", LIMITS)
 
