@@ -13,7 +13,11 @@ prekeys, the relay sync loop and the outbox, and reports what happens as events:
 Every store call runs in a worker thread (``asyncio.to_thread``). One asyncio lock,
 :attr:`Engine.lock`, guards each read-modify-write of a ratchet session and of the engine
 state, so a message being sent and one being received never advance the same session
-from the same starting point.
+from the same starting point. A write that changes a cached session runs to its end
+with the cache update even if its caller is cancelled (:func:`.engine_state.write_store`).
+
+The counseling requests (sessions, consent, LAISEG evaluations) come from
+:class:`.records_flow.CounselingApi`.
 """
 
 from __future__ import annotations
@@ -34,7 +38,14 @@ from konsel.protocol.prekeys import PrekeyStore
 from konsel.protocol.session import Session
 
 from . import outbox, pairing
-from .engine_state import ControlItem, EngineState, commit, load_state
+from .engine_state import (
+    ControlItem,
+    EngineState,
+    commit,
+    commit_state,
+    load_state,
+    write_store,
+)
 from .events import (
     ConnectionChanged,
     ConnectionState,
@@ -47,8 +58,8 @@ from .events import (
 )
 from .passphrase import DEFAULT_KDF, KdfParams
 from .profile import resolve_profile
+from .records_flow import CounselingApi
 from .store import MessageFields, Store, StoredMessage
-from .store_records import FollowUp
 from .sync import EngineHooks, SyncLoop, SyncOptions
 
 logger = logging.getLogger("konsel.client.engine")
@@ -61,7 +72,7 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-class Engine:
+class Engine(CounselingApi):
     """An open profile with its relay sync; create it with :meth:`create` or :meth:`open`."""
 
     def __init__(
@@ -90,6 +101,10 @@ class Engine:
         self.relay_prekey_count: int | None = None
         """One-time prekeys the relay held at the last subscribe or upload (counselors)."""
         self.sessions: dict[int, Session] = {}
+        self.consent_texts: dict[str, str] = {}
+        """Consent texts by version, exactly as the konseli's client shows them. The UI
+        adds the texts it loads, and a counselor's store records a konseli's consent
+        with the text of its version, or with an empty text for an unknown version."""
         self.pending_delivered: dict[int, list[bytes]] = defaultdict(list)
         self._hub = EventHub()
         self._conversations: dict[int, int] = {}
@@ -215,24 +230,45 @@ class Engine:
             self._conversations[contact_id] = conversation_id
         return self._conversations[contact_id]
 
-    async def queue_control(self, contact_id: int, content: Content) -> None:
+    async def queue_control(
+        self,
+        contact_id: int,
+        content: Content,
+        *,
+        effect: Callable[[], Any] | None = None,
+        then: Callable[[Any], None] | None = None,
+    ) -> Any:
         """Encrypt a control message and store it with the session in the control outbox.
 
-        Call with :attr:`lock` held.
+        Call with :attr:`lock` held. ``effect`` and ``then`` are passed on to
+        :func:`~.engine_state.commit_state`, and the result of ``effect`` is returned.
+        Without a session with the contact, nothing is sent and None is returned.
+
+        Raises:
+            EngineError: ``message_too_large``, for content above the session's plaintext
+                limit or an envelope above the relay's limit.
         """
         route = self.state.routes[contact_id]
         session = await self.session(contact_id)
         if session is None:
-            return
-        envelope, session = session.encrypt(content.encode())
+            return None
+        plaintext = content.encode()
+        if len(plaintext) > MAX_PLAINTEXT_SIZE:
+            raise EngineError("message_too_large", f"{len(plaintext)} bytes of content")
+        envelope, session = session.encrypt(plaintext)
+        if len(envelope) > self.state.max_envelope:
+            # The new session is dropped, so the skipped counter costs nothing.
+            raise EngineError(
+                "message_too_large",
+                f"envelope of {len(envelope)} bytes above the relay's {self.state.max_envelope}",
+            )
+
         route.last_seq = max(route.last_seq, content.seq)
         item = ControlItem(self.state.new_id(), contact_id, route.peer_send_id, envelope)
         self.state.control_outbox.append(item)
-        await asyncio.to_thread(
-            commit, self.store, self.state, session=(contact_id, session.to_bytes())
-        )
-        self.sessions[contact_id] = session
+        result = await commit_state(self, session=(contact_id, session), effect=effect, then=then)
         self.sync.wake_outbox()
+        return result
 
     # --- messages ------------------------------------------------------------------------
 
@@ -276,15 +312,21 @@ class Engine:
             fields = MessageFields(
                 text.message_id, message_id(envelope), body, text.seq, text.sent_at
             )
-            stored = await asyncio.to_thread(
-                self.store.record_outgoing,
-                conversation_id,
-                fields,
-                envelope,
-                new_session.to_bytes(),
-                destination=route.peer_send_id,
-            )
-            self.sessions[contact_id] = new_session
+            session_state = new_session.to_bytes()
+
+            def record() -> StoredMessage:
+                return self.store.record_outgoing(
+                    conversation_id,
+                    fields,
+                    envelope,
+                    session_state,
+                    destination=route.peer_send_id,
+                )
+
+            def cache(_: StoredMessage) -> None:
+                self.sessions[contact_id] = new_session
+
+            stored = await write_store(self, record, cache)
 
         self.sync.wake_outbox()
         await self.emit_outbox()
@@ -318,13 +360,15 @@ class Engine:
             await asyncio.to_thread(self.store.mark_read, order)
             content_ids.append(message.content_id)
         if content_ids and self.state.read_receipts:
+            # NOTE: if this call is cancelled, the ids whose receipt was not queued yet
+            # get no read receipt; the messages stay marked read here.
             await outbox.send_receipt(self, contact_id, "read", content_ids)
 
     async def set_read_receipts(self, enabled: bool) -> None:
         """Turn sending read receipts on or off for this user."""
         async with self.lock:
             self.state.read_receipts = enabled
-            await asyncio.to_thread(commit, self.store, self.state)
+            await commit_state(self)
 
     async def history(
         self, contact_id: int, before: int | None = None, limit: int = 50
@@ -376,36 +420,3 @@ class Engine:
     def pending_requests(self) -> list[tuple[int, str]]:
         """Return (request id, display name) of every pending contact request."""
         return [(r.request_id, r.display_name) for r in self.state.pending.values()]
-
-    # --- counseling records --------------------------------------------------------------
-
-    async def record(self, operation: str, *args: Any, **kwargs: Any) -> Any:
-        """Run one counseling record operation of the store (for example ``start_session``)."""
-        if operation not in _RECORD_OPERATIONS:
-            raise ValueError(f"{operation!r} is not a counseling record operation")
-        method = getattr(self.store, operation)
-        return await asyncio.to_thread(method, *args, **kwargs)
-
-    async def due_follow_ups(self, now: int | None = None) -> list[FollowUp]:
-        """Return follow-ups whose due time has passed and that are not done."""
-        return await asyncio.to_thread(self.store.due_follow_ups, now)
-
-
-_RECORD_OPERATIONS = frozenset(
-    {
-        "start_session",
-        "change_stage",
-        "set_field",
-        "add_note",
-        "record_consent",
-        "list_consents",
-        "store_evaluation",
-        "list_evaluations",
-        "add_follow_up",
-        "list_follow_ups",
-        "complete_follow_up",
-        "end_session",
-        "get_session",
-        "list_sessions",
-    }
-)

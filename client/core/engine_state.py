@@ -6,9 +6,11 @@ inboxes this client owns on the relay with their owner keys, the route to each c
 the counselor's decision, control envelopes (receipts, introductions) waiting to be sent,
 and the envelope ids of control messages already handled.
 
-Writes go through :func:`commit`, which stores the blob together with a ratchet session
-and the prekey state in one transaction, so an advanced session is never saved without
-the envelope it produced.
+Writes go through :func:`commit_state`, which stores the blob together with a ratchet
+session and the prekey state in one transaction, so an advanced session is never saved
+without the envelope it produced. It runs on :func:`write_store`, which makes a store
+write and the update of the engine's memory caches one step that cancellation cannot
+split (see there for why).
 
 Warning:
     The blob contains private keys (inbox owner seeds and sender seeds). It is written
@@ -17,13 +19,27 @@ Warning:
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import logging
 from collections import deque
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgpack
 
 from .store import Store
+
+if TYPE_CHECKING:
+    from konsel.protocol.prekeys import PrekeyStore
+    from konsel.protocol.session import Session
+
+    from .engine import Engine
+
+logger = logging.getLogger("konsel.client.engine_state")
+
+T = TypeVar("T")
 
 STATE_NAME = "engine"
 STATE_VERSION = 1
@@ -137,6 +153,11 @@ class EngineState:
                 return inbox
         return None
 
+    def replace_with(self, saved: EngineState) -> None:
+        """Overwrite every field with the one of ``saved``, keeping this object's identity."""
+        for item in dataclasses.fields(self):
+            setattr(self, item.name, getattr(saved, item.name))
+
     def to_bytes(self) -> bytes:
         """Serialize the state as a msgpack map."""
         document = {
@@ -207,5 +228,140 @@ def commit(
     session: tuple[int, bytes] | None = None,
     prekeys: bytes | None = None,
 ) -> None:
-    """Write the engine state, and optionally a contact's session and the prekey state, at once."""
+    """Write the engine state, and optionally a contact's session and the prekey state, at once.
+
+    This is for a profile without a running engine. A running engine commits with
+    :func:`commit_state`, which also updates its caches.
+    """
     store.put_named_state(STATE_NAME, state.to_bytes(), session=session, prekey_state=prekeys)
+
+
+# --- writes that keep the memory caches in step with the store --------------------------
+#
+# The engine caches each contact's ratchet session and its prekey state in memory and
+# updates a cache only after the write that stores the new value. If the task awaiting a
+# write in a worker thread is cancelled (the sync loop cancels its helpers when a
+# connection drops), the thread still commits, but the cache update after the await
+# never runs. The cache then lags one step behind the store, and the next encryption
+# reuses a message key. Dropping the cache on cancellation is not enough: a write that
+# has not started yet is cancelled with its executor future, and the engine state in
+# memory would then name envelopes that the store never saw. So every write runs to its
+# end in its own task together with the cache update, while the caller keeps
+# :attr:`Engine.lock`. A cancellation takes effect after that, and it delays the caller
+# by at most one write.
+
+
+async def run_to_completion(step: Coroutine[Any, Any, T]) -> T:
+    """Run ``step`` in its own task and wait for its end, even if the caller is cancelled.
+
+    A cancellation of the caller is raised once ``step`` has finished, whatever its
+    outcome. Otherwise this returns the result of ``step`` or raises its error.
+    """
+    task = asyncio.ensure_future(step)
+    cancelled = False
+    while not task.done():
+        try:
+            # asyncio.wait leaves the task running when the caller is cancelled.
+            await asyncio.wait({task})
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled:
+        if not task.cancelled():
+            task.exception()  # retrieved, so asyncio does not log it as never retrieved
+        raise asyncio.CancelledError
+    return task.result()
+
+
+async def write_store(
+    engine: Engine, write: Callable[[], T], update: Callable[[T], None] | None = None
+) -> T:
+    """Run a store write in a worker thread, then pass its result to ``update``.
+
+    ``update`` sets the memory caches from the written values. Call with
+    :attr:`Engine.lock` held. The write and ``update`` finish even if the caller is
+    cancelled meanwhile, so the caches match the store whenever the lock is free.
+
+    If the write fails, its transaction is rolled back and the caches still hold the
+    stored values, but the engine state in memory may contain changes that were meant
+    to be committed with it. The state is therefore reloaded from the store, which is
+    the source of truth, before the error is raised.
+    """
+    hook = engine.hooks.before_write
+
+    def run() -> T:
+        if hook is not None:
+            hook()
+        return write()
+
+    async def step() -> T:
+        try:
+            result = await asyncio.to_thread(run)
+        except Exception:
+            await _reload_state(engine)
+            raise
+        if update is not None:
+            update(result)
+        return result
+
+    return await run_to_completion(step())
+
+
+async def commit_state(
+    engine: Engine,
+    *,
+    session: tuple[int, Session] | None = None,
+    prekeys: PrekeyStore | None = None,
+    effect: Callable[[], Any] | None = None,
+    then: Callable[[Any], None] | None = None,
+) -> Any:
+    """Commit the engine state, optionally with a contact's session and the prekey state.
+
+    The new session and prekey state replace the cached ones once they are stored.
+    Call with :attr:`Engine.lock` held.
+
+    Args:
+        session: a contact id and the session to store for it.
+        prekeys: the prekey state to store.
+        effect: another store write, such as a counseling record, that runs first in
+            the same worker call, so that no cancellation comes between the two. A
+            process crash still can, because each is its own transaction.
+        then: runs in the event loop right after the commit, together with the cache
+            update, with the result of ``effect``. It is for memory changes and events
+            that must follow the commit even if the caller is cancelled.
+
+    Returns:
+        The result of ``effect``, or None without one.
+    """
+    blob = engine.state.to_bytes()
+    session_row = None if session is None else (session[0], session[1].to_bytes())
+    prekey_bytes = None if prekeys is None else prekeys.to_bytes()
+
+    def write() -> Any:
+        result = None if effect is None else effect()
+        engine.store.put_named_state(
+            STATE_NAME, blob, session=session_row, prekey_state=prekey_bytes
+        )
+        return result
+
+    def update(result: Any) -> None:
+        if session is not None:
+            engine.sessions[session[0]] = session[1]
+        if prekeys is not None:
+            engine.prekeys = prekeys
+        if then is not None:
+            then(result)
+
+    return await write_store(engine, write, update)
+
+
+async def _reload_state(engine: Engine) -> None:
+    logger.warning("a store write failed; reloading the engine state from the store")
+    try:
+        saved = await asyncio.to_thread(load_state, engine.store)
+    except Exception:
+        logger.exception("reloading the engine state failed")
+        return
+    if saved is not None:
+        # The relay's limit comes from the current connection's hello, not from a commit.
+        saved.max_envelope = engine.state.max_envelope
+        engine.state.replace_with(saved)

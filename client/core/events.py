@@ -16,6 +16,8 @@ import logging
 from dataclasses import dataclass
 from typing import Literal
 
+from konsel.protocol.content import EvalQuestion
+
 from .store_messages import StoredMessage
 
 logger = logging.getLogger("konsel.client.events")
@@ -94,8 +96,53 @@ class DamagedMessage:
 
 
 @dataclass(frozen=True)
+class CounselingSessionChanged:
+    """The counselor started or ended a counseling session (shown on the konseli's side)."""
+
+    contact_id: int
+    action: Literal["start", "end"]
+    session_id: bytes
+    """The 16-byte protocol session id; an evaluation request names its session by it."""
+
+
+@dataclass(frozen=True)
+class ConsentReceived:
+    """A konseli answered the consent text, and the counselor's store recorded it."""
+
+    contact_id: int
+    consent_id: int
+    """Id of the consent record in the store."""
+    text_version: str
+    accepted: bool
+    guardian_consent: Literal["given", "not_needed", "pending"]
+    """The konseli's statement about the parent's or guardian's consent."""
+
+
+@dataclass(frozen=True)
+class EvaluationRequested:
+    """The counselor asks the konseli to answer the LAISEG questions of a session."""
+
+    contact_id: int
+    session_id: bytes
+    """The protocol session id to pass back to :meth:`Engine.answer_evaluation`."""
+    questions: tuple[EvalQuestion, ...]
+
+
+@dataclass(frozen=True)
+class EvaluationReceived:
+    """A konseli's LAISEG answers arrived and were stored with their counseling session."""
+
+    contact_id: int
+    session_id: int
+    """Id of the counseling session in the counselor's store."""
+    evaluation_id: int
+    answers: dict[str, str]
+    """The answers as stored: question key to text, ratings as "1" to "5"."""
+
+
+@dataclass(frozen=True)
 class ContentReceived:
-    """A content message the engine does not handle itself (consent, session, evaluation)."""
+    """A content message of a type this engine version does not act on."""
 
     contact_id: int
     content: object
@@ -118,6 +165,10 @@ Event = (
     | ContactAdded
     | SessionRenewed
     | DamagedMessage
+    | CounselingSessionChanged
+    | ConsentReceived
+    | EvaluationRequested
+    | EvaluationReceived
     | ContentReceived
     | EngineErrorEvent
 )
@@ -224,6 +275,22 @@ ERROR_MESSAGES: dict[str, dict[str, str]] = {
     "sync_failed": {
         "id": "Terjadi kesalahan saat memproses pesan. Aplikasi akan mencoba lagi.",
         "en": "An error occurred while processing messages. The app will try again.",
+    },
+    "session_not_found": {
+        "id": "Sesi konseling tidak ditemukan.",
+        "en": "The counseling session was not found.",
+    },
+    "evaluation_unmatched": {
+        "id": "Jawaban evaluasi dari konseli tidak cocok dengan sesi mana pun, jadi tidak disimpan.",
+        "en": "A student's evaluation answers match no counseling session, so they were not saved.",
+    },
+    "session_ended": {
+        "id": "Sesi konseling ini sudah ditutup.",
+        "en": "This counseling session has already ended.",
+    },
+    "content_unexpected": {
+        "id": "Kontak mengirim data sesi yang tidak sesuai dengan perannya. Data itu diabaikan.",
+        "en": "The contact sent session data that does not fit their role. It was ignored.",
     },
     "relay_fatal": {
         "id": "Server tidak bisa dipakai oleh versi aplikasi ini. Hubungi pengelola server.",

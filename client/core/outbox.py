@@ -23,7 +23,7 @@ from nacl.signing import SigningKey
 
 from konsel.protocol.content import MAX_RECEIPT_IDS, Delivered, Read, new_message_id
 
-from .engine_state import commit
+from .engine_state import commit_state
 from .events import EngineErrorEvent
 from .relay_connection import RelayCommandError, RelayConnection, RelayConnectionClosed
 from .store import OutboxItem
@@ -45,17 +45,31 @@ TEMPORARY_CODES = frozenset({"RATE_LIMITED", "QUOTA_EXCEEDED", "STORAGE_FULL", "
 async def send_receipt(
     engine: Engine, contact_id: int, kind: str, content_ids: list[bytes]
 ) -> None:
-    """Queue delivered or read receipts for a contact's messages, 256 ids per receipt."""
+    """Queue delivered or read receipts for a contact's messages, 256 ids per receipt.
+
+    Each receipt's ids leave the front of ``content_ids`` in the step that commits the
+    receipt. If the call is cancelled, the list therefore contains exactly the ids whose
+    receipt is not queued, and passing it again sends each id once. Without an accepted
+    route to the contact, the list is emptied and nothing is sent.
+    """
     route = engine.state.routes.get(contact_id)
-    if route is None or not route.accepted or not content_ids:
+    if route is None or not route.accepted:
+        content_ids.clear()
         return
     receipt_type = Delivered if kind == "delivered" else Read
-    for start in range(0, len(content_ids), MAX_RECEIPT_IDS):
-        chunk = tuple(content_ids[start : start + MAX_RECEIPT_IDS])
+    while content_ids:
         async with engine.lock:
+            if await engine.session(contact_id) is None:
+                content_ids.clear()
+                return
+            chunk = tuple(content_ids[:MAX_RECEIPT_IDS])
             seq = await engine.next_seq(contact_id)
             receipt = receipt_type(new_message_id(), seq, engine.clock(), chunk)
-            await engine.queue_control(contact_id, receipt)
+
+            def forget_chunk(_: object, count: int = len(chunk)) -> None:
+                del content_ids[:count]
+
+            await engine.queue_control(contact_id, receipt, then=forget_chunk)
 
 
 async def flush(engine: Engine, connection: RelayConnection, proven: set[bytes]) -> bool:
@@ -123,7 +137,7 @@ async def _flush_control(engine: Engine, connection: RelayConnection, proven: se
         async with engine.lock:
             if item in engine.state.control_outbox:
                 engine.state.control_outbox.remove(item)
-                await asyncio.to_thread(commit, engine.store, engine.state)
+                await commit_state(engine)
     return True
 
 

@@ -40,7 +40,7 @@ from konsel.protocol.prekeys import (
 )
 from konsel.protocol.session import Session
 
-from .engine_state import ControlItem, OwnedInbox, PendingRequest, Route, commit
+from .engine_state import ControlItem, OwnedInbox, PendingRequest, Route, commit_state
 from .events import (
     ContactAdded,
     ContactRequestPending,
@@ -89,7 +89,7 @@ async def create_invitation(engine: Engine, kind: str, expires_at: int | None) -
             state.contact_inbox = OwnedInbox(
                 created.receive_id, created.send_id, bytes(owner), "contact"
             )
-            await asyncio.to_thread(commit, engine.store, state)
+            await commit_state(engine)
         await refill_prekeys(engine, connection, subscribed.prekeys)
 
     bundle = engine.prekeys.bundle(engine.identity, None).encode()
@@ -118,8 +118,7 @@ async def refill_prekeys(engine: Engine, connection: RelayConnection, remaining:
         prekeys = _drop_oldest_one_time_prekeys(engine.prekeys, count)
         first_new = prekeys.next_one_time_id
         prekeys = prekeys.add_one_time_prekeys(count)
-        await asyncio.to_thread(commit, engine.store, engine.state, prekeys=prekeys.to_bytes())
-        engine.prekeys = prekeys
+        await commit_state(engine, prekeys=prekeys)
 
     records = [
         encode_one_time_prekey(prekey_id, sodium.crypto_scalarmult_base(private_key))
@@ -210,10 +209,7 @@ async def accept_invitation(engine: Engine, link: str) -> int:
         state.control_outbox.append(
             ControlItem(state.new_id(), contact.id, invitation.inbox_id, envelope)
         )
-        await asyncio.to_thread(
-            commit, engine.store, state, session=(contact.id, session.to_bytes())
-        )
-        engine.sessions[contact.id] = session
+        await commit_state(engine, session=(contact.id, session))
     engine.sync.wake_outbox()
     return contact.id
 
@@ -255,8 +251,7 @@ async def handle_request(engine: Engine, connection: RelayConnection, delivery: 
             received_at=engine.clock(),
         )
         engine.state.pending[request.request_id] = request
-        await asyncio.to_thread(commit, engine.store, engine.state, prekeys=prekeys.to_bytes())
-        engine.prekeys = prekeys
+        await commit_state(engine, prekeys=prekeys)
 
     fingerprint = session.remote_identity.fingerprint()[:8]
     engine.emit(ContactRequestPending(request.request_id, request.display_name, fingerprint))
@@ -304,10 +299,7 @@ async def accept_request(engine: Engine, request_id: int) -> int:
         )
         del state.pending[request_id]
         state.remember_control(request.envelope_id)
-        await asyncio.to_thread(
-            commit, engine.store, state, session=(contact.id, session.to_bytes())
-        )
-        engine.sessions[contact.id] = session
+        await commit_state(engine, session=(contact.id, session))
 
     engine.sync.wake_outbox()
     engine.emit(ContactAdded(contact.id, request.display_name, "student"))
@@ -321,7 +313,7 @@ async def decline_request(engine: Engine, request_id: int) -> None:
         if request is None:
             raise EngineError("request_not_found", f"request {request_id}")
         engine.state.remember_control(request.envelope_id)
-        await asyncio.to_thread(commit, engine.store, engine.state)
+        await commit_state(engine)
 
 
 def own_introduction(

@@ -20,10 +20,14 @@ import logging
 from typing import TYPE_CHECKING
 
 from konsel.protocol.content import (
+    Consent,
     Delivered,
+    EvalAnswers,
+    EvalRequest,
     Introduction,
     Profile,
     Read,
+    SessionControl,
     Text,
     decode_content,
 )
@@ -36,8 +40,8 @@ from konsel.protocol.errors import (
     KonselError,
 )
 
-from . import pairing, renewal
-from .engine_state import commit
+from . import pairing, records_flow, renewal
+from .engine_state import commit_state, write_store
 from .errors import DuplicateMessage
 from .events import (
     ContactAdded,
@@ -46,7 +50,7 @@ from .events import (
     MessageReceived,
 )
 from .relay_connection import Delivery, RelayConnection
-from .store import MessageFields
+from .store import MessageFields, StoredMessage
 
 if TYPE_CHECKING:
     from konsel.protocol.content import Content
@@ -140,10 +144,7 @@ async def _is_duplicate(engine: Engine, envelope_id: bytes) -> bool:
 
 
 async def _commit_session(engine: Engine, contact_id: int, session: Session) -> None:
-    await asyncio.to_thread(
-        commit, engine.store, engine.state, session=(contact_id, session.to_bytes())
-    )
-    engine.sessions[contact_id] = session
+    await commit_state(engine, session=(contact_id, session))
 
 
 async def _apply(
@@ -170,6 +171,8 @@ async def _apply(
         await asyncio.to_thread(
             engine.store.update_contact, contact_id, display_name=content.display_name
         )
+    elif isinstance(content, SessionControl | Consent | EvalRequest | EvalAnswers):
+        await records_flow.apply_counseling_content(engine, contact_id, content, session)
     else:
         await _commit_session(engine, contact_id, session)
         engine.emit(ContentReceived(contact_id, content))
@@ -180,19 +183,27 @@ async def _store_text(
 ) -> None:
     conversation_id = await engine.conversation(contact_id)
     fields = MessageFields(text.message_id, envelope_id, text.body, text.seq, text.sent_at)
-    try:
-        stored = await asyncio.to_thread(
-            engine.store.record_incoming, conversation_id, fields, session.to_bytes()
-        )
-    except DuplicateMessage:
+    session_state = session.to_bytes()
+
+    def record() -> StoredMessage | None:
+        try:
+            return engine.store.record_incoming(conversation_id, fields, session_state)
+        except DuplicateMessage:
+            return None
+
+    def show(stored: StoredMessage | None) -> None:
+        # Runs with the commit, so a cancellation cannot lose the receipt or the event.
+        if stored is None:
+            return
+        engine.sessions[contact_id] = session
+        engine.emit(MessageReceived(contact_id, stored))
+        engine.pending_delivered[contact_id].append(text.message_id)
+        engine.sync.wake_receipts()
+
+    if await write_store(engine, record, show) is None:
         # The same content id in another envelope: keep the advanced session only.
         engine.state.remember_control(envelope_id)
         await _commit_session(engine, contact_id, session)
-        return
-    engine.sessions[contact_id] = session
-    engine.emit(MessageReceived(contact_id, stored))
-    engine.pending_delivered[contact_id].append(text.message_id)
-    engine.sync.wake_receipts()
 
 
 async def _apply_receipt(engine: Engine, contact_id: int, receipt: Delivered | Read) -> None:

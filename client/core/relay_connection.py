@@ -18,10 +18,16 @@ reconnect; a layer above it owns retries and resubscription::
                 await relay.ack(event.receive_id, [event.message_id])
                 break
 
+Pairing rendezvous (for short codes) use :meth:`RelayConnection.pair_open`,
+:meth:`~RelayConnection.pair_join`, :meth:`~RelayConnection.pair_send` and
+:meth:`~RelayConnection.pair_close`. Their ``pair_msg`` and ``pair_end`` frames come out
+of a separate iterator, :meth:`RelayConnection.pair_events`, so that code reading
+deliveries never sees them.
+
 A failed command raises :class:`RelayCommandError` with the relay's error code. A command
 whose reply does not arrive within the request timeout raises :class:`RelayRequestTimeout`
 and leaves the connection open. When the connection ends, pending commands raise
-:class:`RelayConnectionClosed` and the deliveries iterator stops.
+:class:`RelayConnectionClosed` and both iterators stop.
 """
 
 from __future__ import annotations
@@ -61,6 +67,13 @@ from konsel.protocol.relay_wire import (
     FetchPrekeys,
     Hello,
     Ok,
+    PairClose,
+    PairEnd,
+    PairJoin,
+    PairMessage,
+    PairOpen,
+    PairOpened,
+    PairSend,
     PrekeyBundle,
     ProveSender,
     PutPrekeys,
@@ -81,6 +94,9 @@ from konsel.protocol.relay_wire import (
 __all__ = [
     "Delivery",
     "End",
+    "PairEnd",
+    "PairMessage",
+    "PairOpened",
     "RelayCommandError",
     "RelayConnection",
     "RelayConnectionClosed",
@@ -93,6 +109,11 @@ R = TypeVar("R", bound=ServerMessage)
 
 MAX_QUEUED_EVENTS = 1024
 """Deliveries buffered before the reader waits for the application to take them."""
+MAX_QUEUED_PAIR_EVENTS = 256
+"""Pairing frames buffered for :meth:`RelayConnection.pair_events`; more are dropped.
+
+The relay caps a connection at a few rendezvous of at most 16 messages each, so only a
+client that never reads pairing events fills this."""
 CLIENT_MAX_ENVELOPE = 16 * 1024 * 1024
 """Largest envelope the client accepts before it has read the relay's limit."""
 DEFAULT_REQUEST_TIMEOUT = 30.0
@@ -158,6 +179,9 @@ class RelayConnection:
         self._deadlines: dict[int, tuple[float, str]] = {}
         self._watchdog: asyncio.TimerHandle | None = None
         self._events: asyncio.Queue[Delivery | End | None] = asyncio.Queue(MAX_QUEUED_EVENTS)
+        self._pair_events: asyncio.Queue[PairMessage | PairEnd | None] = asyncio.Queue(
+            MAX_QUEUED_PAIR_EVENTS
+        )
         self._reader: asyncio.Task[None] | None = None
 
     @classmethod
@@ -292,6 +316,33 @@ class RelayConnection:
         signature = owner.sign(signing_input(LABEL_DELETE, self.challenge, receive_id))
         await self._request(DeleteInbox(self._next_id(), receive_id, signature.signature), Ok)
 
+    async def pair_open(self, ttl: int | None = None) -> PairOpened:
+        """Open a pairing rendezvous as side A; return its nameplate and expiry.
+
+        Args:
+            ttl: seconds until the relay ends the rendezvous, 60 to 600; ``None`` lets
+                the relay use its default of 600.
+        """
+        return await self._request(PairOpen(self._next_id(), ttl), PairOpened)
+
+    async def pair_join(self, nameplate: int) -> None:
+        """Join the rendezvous behind ``nameplate`` as side B.
+
+        Raises:
+            RelayCommandError: ``NOT_FOUND`` when the nameplate is unknown, expired,
+                burned or already joined, so the user needs a new code;
+                ``RATE_LIMITED`` after too many joins.
+        """
+        await self._request(PairJoin(self._next_id(), nameplate), Ok)
+
+    async def pair_send(self, nameplate: int, body: bytes) -> None:
+        """Pass one pairing message (at most 2,384 bytes) to the other side."""
+        await self._request(PairSend(self._next_id(), nameplate, body), Ok)
+
+    async def pair_close(self, nameplate: int) -> None:
+        """End a rendezvous; the other side receives ``pair_end`` with ``"closed"``."""
+        await self._request(PairClose(self._next_id(), nameplate), Ok)
+
     async def deliveries(self) -> AsyncIterator[Delivery | End]:
         """Yield deliveries and subscription-end notices until the connection closes."""
         while True:
@@ -300,6 +351,20 @@ class RelayConnection:
                 # Put the marker back so a second iterator also stops.
                 with contextlib.suppress(asyncio.QueueFull):
                     self._events.put_nowait(None)
+                return
+            yield event
+
+    async def pair_events(self) -> AsyncIterator[PairMessage | PairEnd]:
+        """Yield pairing messages and rendezvous-end notices until the connection closes.
+
+        Read this while a rendezvous is open: beyond :data:`MAX_QUEUED_PAIR_EVENTS`
+        unread frames, new ones are dropped with a warning.
+        """
+        while True:
+            event = await self._pair_events.get()
+            if event is None:
+                with contextlib.suppress(asyncio.QueueFull):
+                    self._pair_events.put_nowait(None)
                 return
             yield event
 
@@ -384,14 +449,22 @@ class RelayConnection:
             for future in self._pending.values():
                 if not future.done():
                     future.set_exception(closed)
-            # Make room for the end marker even when the application stopped reading.
-            while self._events.full():
-                self._events.get_nowait()
-            self._events.put_nowait(None)
+            # Make room for the end markers even when the application stopped reading.
+            for queue in (self._events, self._pair_events):
+                while queue.full():
+                    queue.get_nowait()
+                queue.put_nowait(None)
 
     async def _dispatch(self, message: ServerMessage) -> None:
         if isinstance(message, Delivery | End):
             await self._events.put(message)
+            return
+        if isinstance(message, PairMessage | PairEnd):
+            # Dropped rather than awaited, so unread pairing frames never stall deliveries.
+            try:
+                self._pair_events.put_nowait(message)
+            except asyncio.QueueFull:
+                logger.warning("dropped a pairing frame: %d unread", MAX_QUEUED_PAIR_EVENTS)
             return
 
         request_id = getattr(message, "request_id", None)

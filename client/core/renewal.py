@@ -21,7 +21,7 @@ from konsel.protocol.errors import DecodeError, KonselError
 from konsel.protocol.prekeys import PrekeyBundle
 from konsel.protocol.session import Session
 
-from .engine_state import ControlItem, commit
+from .engine_state import ControlItem, commit_state
 from .events import DamagedMessage, SessionRenewed
 from .pairing import own_introduction
 from .relay_connection import Delivery, RelayCommandError, RelayConnection
@@ -67,10 +67,7 @@ async def renew_session(engine: Engine, connection: RelayConnection, contact_id:
     engine.state.control_outbox.append(
         ControlItem(engine.state.new_id(), contact_id, route.peer_send_id, envelope)
     )
-    await asyncio.to_thread(
-        commit, engine.store, engine.state, session=(contact_id, session.to_bytes())
-    )
-    engine.sessions[contact_id] = session
+    await commit_state(engine, session=(contact_id, session))
     engine.sync.wake_outbox()
     engine.emit(SessionRenewed(contact_id))
 
@@ -103,15 +100,7 @@ async def accept_renewal(
         if route.peer_sender_key != content.sender_key:
             new_sender_key = content.sender_key
         route.peer_sender_key = content.sender_key
-    await asyncio.to_thread(
-        commit,
-        engine.store,
-        engine.state,
-        session=(contact_id, session.to_bytes()),
-        prekeys=prekeys.to_bytes(),
-    )
-    engine.prekeys = prekeys
-    engine.sessions[contact_id] = session
+    await commit_state(engine, session=(contact_id, session), prekeys=prekeys)
     inbox = engine.state.inbox_for_contact(contact_id)
     if new_sender_key is not None and inbox is not None:
         await connection.secure(inbox.receive_id, new_sender_key)

@@ -5,7 +5,9 @@ penafsiran, pembinaan, penilaian). The counselor may move forward or back, and e
 is kept with its time. Each stage has private notes and structured key/value fields.
 Consent records, LAISEG / LAIJAPEN / LAIJAPANG evaluations (answers as a JSON object) and
 follow-ups with due dates complete the record. A consent record keeps the exact text shown
-and, since schema version 2, the version of that text the konseli accepted.
+and, since schema version 2, the version of that text the konseli accepted. Since schema
+version 3, a session started through the engine also keeps the 16-byte id that the
+protocol's session messages carry.
 
 Stages are given as their names (``"penjajagan"``) or as members of an enum whose values
 are those names, such as :class:`~.kopasta.Stage`.
@@ -20,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
-from konsel.protocol.content import MAX_CONSENT_VERSION_CHARS
+from konsel.protocol.content import MAX_CONSENT_VERSION_CHARS, SESSION_ID_SIZE
 
 from .errors import RecordNotFound
 from .store_base import StoreBase, inserted_id
@@ -132,8 +134,22 @@ class CounselingRecords(StoreBase):
     """Counseling-record operations of the store."""
 
     @serialized
-    def start_session(self, contact_id: int) -> int:
-        """Start a counseling session at the pengantaran stage and return its id."""
+    def start_session(self, contact_id: int, content_session_id: bytes | None = None) -> int:
+        """Start a counseling session at the pengantaran stage and return its id.
+
+        ``content_session_id`` is the 16-byte id of the protocol's session messages for
+        this session, stored in the same transaction, or None for a session kept only
+        on this device.
+
+        Raises:
+            ValueError: ``content_session_id`` is not 16 bytes.
+            IntegrityError: (the SQLCipher driver's) another session already has
+                ``content_session_id``; nothing is written.
+        """
+        if content_session_id is not None and len(content_session_id) != SESSION_ID_SIZE:
+            raise ValueError(
+                f"content session id has {len(content_session_id)} bytes; expected {SESSION_ID_SIZE}"
+            )
         now = self._clock()
         with self._write():
             cursor = self.db.execute(
@@ -142,7 +158,38 @@ class CounselingRecords(StoreBase):
             )
             session_id = inserted_id(cursor)
             self._add_stage_change(session_id, KOPASTA_STAGES[0], now)
+            if content_session_id is not None:
+                self.db.execute(
+                    "INSERT INTO session_content_ids (session_id, content_session_id) "
+                    "VALUES (?, ?)",
+                    [session_id, content_session_id],
+                )
         return session_id
+
+    @serialized
+    def find_session_by_content_id(self, content_session_id: bytes) -> SessionSummary | None:
+        """Return the session whose protocol session id is ``content_session_id``, or None."""
+        row = self.db.execute(
+            "SELECT s.id, s.contact_id, s.started_at, s.ended_at, s.stage "
+            "FROM session_content_ids AS c JOIN counseling_sessions AS s ON s.id = c.session_id "
+            "WHERE c.content_session_id = ?",
+            [content_session_id],
+        ).fetchone()
+        return None if row is None else SessionSummary(*row)
+
+    @serialized
+    def content_session_id(self, session_id: int) -> bytes | None:
+        """Return the protocol session id of a session, or None for one kept only locally.
+
+        Raises:
+            RecordNotFound: no session has the id ``session_id``.
+        """
+        self._session_row(session_id)
+        row = self.db.execute(
+            "SELECT content_session_id FROM session_content_ids WHERE session_id = ?",
+            [session_id],
+        ).fetchone()
+        return None if row is None else bytes(row[0])
 
     @serialized
     def change_stage(self, session_id: int, stage: str | enum.Enum) -> None:

@@ -179,7 +179,21 @@ _VERSION_2 = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_VERSION_1, _VERSION_2)
+_VERSION_3 = Migration(
+    3,
+    (
+        # The 16-byte id that the protocol's session start and end messages carry, for
+        # each counseling session a counselor started through the engine. A konseli's
+        # evaluation names its session by this id.
+        """CREATE TABLE session_content_ids (
+            session_id INTEGER PRIMARY KEY
+                REFERENCES counseling_sessions (id) ON DELETE CASCADE,
+            content_session_id BLOB NOT NULL UNIQUE CHECK (length(content_session_id) = 16)
+        ) STRICT""",
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_VERSION_1, _VERSION_2, _VERSION_3)
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
 

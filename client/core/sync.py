@@ -74,6 +74,10 @@ class EngineHooks:
     """Called after the commit and before the ACK."""
     send_started: Callable[[bytes], Awaitable[None]] | None = None
     """Called with the envelope once a SEND frame is written and before its reply."""
+    before_write: Callable[[], None] | None = None
+    """Called in the worker thread before each store write that updates the engine's
+    caches (:func:`~.engine_state.write_store`). It may block to keep the write waiting,
+    or raise to make the write fail."""
 
 
 def backoff_delays(
@@ -284,6 +288,11 @@ class SyncLoop:
             await asyncio.sleep(RECEIPT_DELAY)
             pending = self.engine.pending_delivered
             for contact_id in list(pending):
-                content_ids = pending.pop(contact_id, [])
+                # The ids stay in the engine's list until their receipt is committed, so a
+                # cancellation here leaves them for the next connection.
                 with contextlib.suppress(KeyError):
-                    await outbox.send_receipt(self.engine, contact_id, "delivered", content_ids)
+                    await outbox.send_receipt(
+                        self.engine, contact_id, "delivered", pending[contact_id]
+                    )
+                if contact_id in pending and not pending[contact_id]:
+                    del pending[contact_id]

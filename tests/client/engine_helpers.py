@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Awaitable, Callable, Iterator
@@ -198,6 +199,55 @@ def drain(stream: EventStream) -> list[Event]:
     while not stream.queue.empty():
         events.append(stream.queue.get_nowait())
     return events
+
+
+class WriteGate:
+    """An engine's ``before_write`` hook that keeps one store write waiting or fails it.
+
+    The hook runs in the worker thread of the write. :meth:`hold_next` makes the next
+    write wait until :attr:`release` is set, at most ``WAIT_TIMEOUT`` seconds, and
+    :meth:`fail_next` makes it raise ``OSError`` before anything is written.
+    """
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        """Set once the held write is waiting in its thread."""
+        self.release = threading.Event()
+        self._mode: str | None = None
+        self._mode_lock = threading.Lock()
+
+    def hold_next(self) -> None:
+        self._mode = "hold"
+
+    def fail_next(self) -> None:
+        self._mode = "fail"
+
+    def __call__(self) -> None:
+        with self._mode_lock:
+            mode, self._mode = self._mode, None
+        if mode == "hold":
+            self.entered.set()
+            if not self.release.wait(WAIT_TIMEOUT):
+                raise TimeoutError("the test never released the held store write")
+        elif mode == "fail":
+            raise OSError("no space left on device (raised by the test)")
+
+    async def wait_entered(self) -> None:
+        """Wait until the held write is waiting in its thread."""
+        entered = await asyncio.to_thread(self.entered.wait, WAIT_TIMEOUT)
+        assert entered, "no store write reached the gate"
+
+
+async def settle(engine: Engine) -> None:
+    """Wait until the engine has no control envelope queued and no commit running."""
+
+    async def no_control() -> bool:
+        return await engine.outbox_count() == 0 and not engine.state.control_outbox
+
+    await wait_until(no_control, "the control outbox to drain")
+    # Every commit runs under the engine lock, so taking it waits for the last one.
+    async with engine.lock:
+        pass
 
 
 def abort_connection(engine: Engine) -> bool:

@@ -9,18 +9,30 @@ import pytest
 from engine_helpers import (
     PASSPHRASE,
     Relay,
+    WriteGate,
     bodies,
+    drain,
     new_engine,
     pair,
     relay,
     relays,
     reopen,
+    settle,
     wait_until,
 )
 
 from konsel.client.core.engine import Engine, now_ms
 from konsel.client.core.errors import WrongPassphrase
-from konsel.client.core.events import ConnectionChanged, EngineError, MessageStatusChanged
+from konsel.client.core.events import (
+    ConnectionChanged,
+    DamagedMessage,
+    EngineError,
+    Event,
+    EventStream,
+    MessageStatusChanged,
+    SessionRenewed,
+)
+from konsel.client.core.sync import EngineHooks
 
 __all__ = ["relay", "relays"]
 
@@ -227,6 +239,84 @@ async def test_engine_seq_counter(tmp_path: Path, relay: Relay) -> None:
         # seq 1 was the introduction and seq 2 at least one delivery receipt.
         assert seqs[0] is not None and seqs[0] >= 3
         assert seqs[1] == seqs[0] + 1
+    finally:
+        await counselor.close()
+        await student.close()
+
+
+async def _reply_arrives_intact(
+    counselor: Engine, on_counselor: int, student: Engine, on_student: int, stream: EventStream
+) -> list[Event]:
+    """Send a counselor reply; return the student's events once it arrives or breaks."""
+    reply = "Ceritakan saja, Ibu dengarkan."
+    await counselor.send_text(on_counselor, reply)
+    seen: list[Event] = []
+
+    async def arrived_or_broken() -> bool:
+        seen.extend(drain(stream))
+        broken = any(isinstance(e, SessionRenewed | DamagedMessage) for e in seen)
+        return broken or await bodies(student, on_student, "in") == [reply]
+
+    await wait_until(arrived_or_broken, "the reply or a broken session")
+    assert await bodies(student, on_student, "in") == [reply]
+    return seen
+
+
+async def test_engine_cancel_during_commit(tmp_path: Path, relay: Relay) -> None:
+    """A receipt cancelled while its commit runs in a thread leaves no stale session."""
+    gate = WriteGate()
+    counselor = await new_engine(
+        tmp_path / "bk", "Bu Sari", "counselor", relay.url, hooks=EngineHooks(before_write=gate)
+    )
+    student = await new_engine(tmp_path / "siswa", "Dimas", "student", None)
+    on_counselor, on_student = await pair(counselor, student)
+    stream = student.events()
+    try:
+        first = await student.send_text(on_student, "Bu, saya mau cerita.")
+        await wait_until(_status_is(student, first.order, "delivered"), "the delivery receipt")
+        await settle(counselor)
+        incoming = await counselor.history(on_counselor)
+
+        gate.hold_next()
+        marking = asyncio.create_task(counselor.mark_read(on_counselor, [incoming[0].order]))
+        await gate.wait_entered()
+        marking.cancel()
+        gate.release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await marking
+
+        seen = await _reply_arrives_intact(counselor, on_counselor, student, on_student, stream)
+        assert not [e for e in seen if isinstance(e, SessionRenewed | DamagedMessage)]
+        # The receipt was committed before the cancellation took effect, so it is sent.
+        await wait_until(_status_is(student, first.order, "read"), "the read receipt")
+    finally:
+        gate.release.set()
+        await counselor.close()
+        await student.close()
+
+
+async def test_engine_failed_commit(tmp_path: Path, relay: Relay) -> None:
+    """A receipt whose commit fails is dropped from memory too, so no key is used twice."""
+    gate = WriteGate()
+    counselor = await new_engine(
+        tmp_path / "bk", "Bu Sari", "counselor", relay.url, hooks=EngineHooks(before_write=gate)
+    )
+    student = await new_engine(tmp_path / "siswa", "Dimas", "student", None)
+    on_counselor, on_student = await pair(counselor, student)
+    stream = student.events()
+    try:
+        first = await student.send_text(on_student, "Bu, saya mau cerita.")
+        await wait_until(_status_is(student, first.order, "delivered"), "the delivery receipt")
+        await settle(counselor)
+        incoming = await counselor.history(on_counselor)
+
+        gate.fail_next()
+        with pytest.raises(OSError):
+            await counselor.mark_read(on_counselor, [incoming[0].order])
+        assert counselor.state.control_outbox == []
+
+        seen = await _reply_arrives_intact(counselor, on_counselor, student, on_student, stream)
+        assert not [e for e in seen if isinstance(e, SessionRenewed | DamagedMessage)]
     finally:
         await counselor.close()
         await student.close()

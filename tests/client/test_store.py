@@ -1117,3 +1117,68 @@ def test_engine_queries_take_call_lock(store: Store) -> None:
         store._lock = lock  # type: ignore[assignment]
         call()
         assert lock.entered == 1, name
+
+
+def test_session_content_id_link(store: Store) -> None:
+    """A session started with a protocol id is found by it, and the id by the session."""
+    contact_id, _ = add_student(store)
+    content_id = os.urandom(16)
+    linked = store.start_session(contact_id, content_id)
+    local = store.start_session(contact_id)
+
+    found = store.find_session_by_content_id(content_id)
+    assert found is not None
+    assert (found.id, found.contact_id, found.ended_at) == (linked, contact_id, None)
+    assert store.content_session_id(linked) == content_id
+    assert store.content_session_id(local) is None
+    assert store.find_session_by_content_id(os.urandom(16)) is None
+
+    store.end_session(linked)
+    ended = store.find_session_by_content_id(content_id)
+    assert ended is not None
+    assert ended.ended_at is not None
+    with pytest.raises(RecordNotFound):
+        store.content_session_id(linked + local)
+
+
+def test_session_content_id_invalid(store: Store) -> None:
+    """A protocol id of the wrong size or used twice adds no session."""
+    contact_id, _ = add_student(store)
+    with pytest.raises(ValueError, match="15 bytes"):
+        store.start_session(contact_id, os.urandom(15))
+    content_id = os.urandom(16)
+    store.start_session(contact_id, content_id)
+    with pytest.raises(load_sqlcipher().IntegrityError):
+        store.start_session(contact_id, content_id)
+    assert len(store.list_sessions(0, 2**62)) == 1
+
+
+def test_migration_upgrades_version_2(
+    profile: Profile, passphrase: str, cheap_kdf: KdfParams
+) -> None:
+    """Sessions written at schema version 2 open at the current version with no protocol id."""
+    profile.ensure_directory()
+    connection = create_database(profile, passphrase, cheap_kdf)
+    try:
+        assert apply_migrations(connection, MIGRATIONS[:2]) == 2
+        connection.execute(
+            "INSERT INTO contacts (id, display_name, role, identity_key, created_at) "
+            "VALUES (1, 'Siti', 'student', ?, 100)",
+            [os.urandom(32)],
+        )
+        connection.execute(
+            "INSERT INTO counseling_sessions (id, contact_id, started_at, stage) "
+            "VALUES (1, 1, 200, 'pengantaran')"
+        )
+    finally:
+        connection.close()
+
+    with Store.open(profile, passphrase) as store:
+        assert read_schema_version(store.db.conn) == SCHEMA_VERSION
+        assert store.content_session_id(1) is None
+        content_id = os.urandom(16)
+        new_session = store.start_session(1, content_id)
+        found = store.find_session_by_content_id(content_id)
+        assert found is not None
+        assert found.id == new_session
+        assert [s.id for s in store.list_sessions(0, 2**62)] == [1, new_session]

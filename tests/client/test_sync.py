@@ -17,6 +17,7 @@ from engine_helpers import (
     PASSPHRASE,
     FreezingProxy,
     Relay,
+    WriteGate,
     abort_connection,
     bodies,
     drain,
@@ -27,15 +28,21 @@ from engine_helpers import (
     relays,
     reopen,
     restart_relay,
+    settle,
     start_relay,
     wait_until,
 )
 from nacl.signing import SigningKey
 
 from konsel.client.core.engine import Engine
-from konsel.client.core.events import ConnectionChanged, DamagedMessage, SessionRenewed
+from konsel.client.core.events import (
+    ConnectionChanged,
+    DamagedMessage,
+    Event,
+    SessionRenewed,
+)
 from konsel.client.core.relay_connection import Delivery, RelayCommandError, RelayConnection
-from konsel.client.core.sync import backoff_delays, is_retryable
+from konsel.client.core.sync import EngineHooks, backoff_delays, is_retryable
 
 __all__ = ["relay", "relays"]
 
@@ -110,6 +117,131 @@ async def test_sync_conversation_faults(tmp_path: Path, relay: Relay) -> None:
     finally:
         for engine in engines.values():
             await engine.close()
+
+
+def _receipt_task(inside: str | None = None) -> asyncio.Task[object]:
+    """Return the one receipt batcher task, or the one suspended in function ``inside``."""
+    tasks = [task for task in asyncio.all_tasks() if task.get_name() == "konsel-receipts"]
+    if inside is not None:
+        tasks = [task for task in tasks if inside in _awaited_functions(task)]
+    assert len(tasks) == 1, tasks
+    return tasks[0]
+
+
+def _awaited_functions(task: asyncio.Task[object]) -> list[str]:
+    """Return the names of the coroutine functions a suspended task is inside, outermost first."""
+    names = []
+    coroutine: object = task.get_coro()
+    while coroutine is not None and hasattr(coroutine, "cr_frame"):
+        names.append(coroutine.cr_code.co_name)  # type: ignore[attr-defined]
+        coroutine = coroutine.cr_await  # type: ignore[attr-defined]
+    return names
+
+
+async def test_sync_cut_during_receipt_commit(tmp_path: Path, relay: Relay) -> None:
+    """A cut while a receipt commits in a thread leaves the session cache in step."""
+    gate = WriteGate()
+    counselor = await new_engine(
+        tmp_path / "bk", "Bu Sari", "counselor", relay.url, hooks=EngineHooks(before_write=gate)
+    )
+    student = await new_engine(tmp_path / "siswa", "Dimas", "student", None)
+    on_counselor, on_student = await pair(counselor, student)
+    await settle(counselor)
+
+    async def hold_receipt(delivery: Delivery) -> None:
+        # The text is committed; the next write is the delivery receipt's.
+        del delivery
+        counselor.hooks.before_ack = None
+        gate.hold_next()
+
+    counselor.hooks.before_ack = hold_receipt
+    try:
+        first = await student.send_text(on_student, "Bu, besok saya izin.")
+        await gate.wait_entered()
+        await wait_until(_outbox_empty(student), "the student's text to be confirmed")
+        # With the student closed, the counselor's receipt batcher is the only one.
+        student_dir = student.store.profile.directory
+        await student.close()
+        receipts = _receipt_task()
+
+        assert abort_connection(counselor)
+
+        async def cancel_delivered() -> bool:
+            return receipts.done() or receipts.cancelling() > 0
+
+        await wait_until(cancel_delivered, "the cut to cancel the receipt batcher")
+        gate.release.set()
+
+        student = await Engine.open(student_dir, PASSPHRASE, options=FAST_SYNC)
+        stream = student.events()
+        await wait_until(_status_is(student, first.order, "delivered"), "the delivery receipt")
+        reply = "Baik, Dimas. Semoga lekas sehat."
+        await counselor.send_text(on_counselor, reply)
+        seen: list[Event] = []
+
+        async def arrived_or_broken() -> bool:
+            seen.extend(drain(stream))
+            broken = any(isinstance(e, SessionRenewed | DamagedMessage) for e in seen)
+            return broken or await bodies(student, on_student, "in") == [reply]
+
+        await wait_until(arrived_or_broken, "the reply or a broken session")
+        assert await bodies(student, on_student, "in") == [reply]
+        assert not [e for e in seen if isinstance(e, SessionRenewed | DamagedMessage)]
+    finally:
+        gate.release.set()
+        await counselor.close()
+        await student.close()
+
+
+async def test_sync_cut_keeps_receipt_ids(tmp_path: Path, relay: Relay) -> None:
+    """Receipt ids waiting for the engine lock survive a cut and are sent afterwards."""
+    counselor = await new_engine(tmp_path / "bk", "Bu Sari", "counselor", relay.url)
+    student = await new_engine(tmp_path / "siswa", "Dimas", "student", None)
+    on_counselor, on_student = await pair(counselor, student)
+    await settle(counselor)
+    held = asyncio.Event()
+
+    async def take_lock(delivery: Delivery) -> None:
+        # Runs right after the text is committed, before the receipt batcher wakes up.
+        del delivery
+        counselor.hooks.before_ack = None
+        await counselor.lock.acquire()
+        held.set()
+
+    counselor.hooks.before_ack = take_lock
+    released = False
+    try:
+        first = await student.send_text(on_student, "Bu, nilai saya sudah keluar.")
+        await asyncio.wait_for(held.wait(), timeout=20)
+
+        async def waiting_for_lock() -> bool:
+            tasks = [t for t in asyncio.all_tasks() if t.get_name() == "konsel-receipts"]
+            return any("send_receipt" in _awaited_functions(task) for task in tasks)
+
+        await wait_until(waiting_for_lock, "the receipt batcher to wait for the lock")
+        receipts = _receipt_task(inside="send_receipt")
+        assert abort_connection(counselor)
+
+        async def cancelled() -> bool:
+            return receipts.done()
+
+        await wait_until(cancelled, "the cut to cancel the receipt batcher")
+        counselor.lock.release()
+        released = True
+        await wait_until(_status_is(student, first.order, "delivered"), "the delivery receipt")
+        assert on_counselor not in counselor.pending_delivered
+    finally:
+        if held.is_set() and not released:
+            counselor.lock.release()
+        await counselor.close()
+        await student.close()
+
+
+def _status_is(engine: Engine, order: int, status: str):  # type: ignore[no-untyped-def]
+    async def check() -> bool:
+        return (await engine.message(order)).status == status
+
+    return check
 
 
 async def test_sync_lost_ack(tmp_path: Path, relay: Relay) -> None:
