@@ -3,7 +3,8 @@
 The relay speaks WebSocket with the subprotocol ``konsel.relay.v1``. Every frame is one
 binary WebSocket message that contains one msgpack map with a type tag ``t``. Commands from
 the client carry a request id ``r`` (an unsigned 32-bit integer chosen by the client), and
-every reply echoes it. Deliveries, the server hello and ``end`` notices carry no ``r``.
+every reply echoes it. Deliveries, the server hello and the ``end``, ``pair_msg`` and
+``pair_end`` notices carry no ``r``.
 
 This module is pure logic: it turns bytes into the dataclasses below and back, through
 :func:`konsel.protocol.codec.unpack` with explicit :class:`Limits`, and it builds the exact
@@ -19,6 +20,8 @@ from typing import Final
 from . import PROTOCOL_VERSION
 from .codec import Fields, Limits, pack, unpack
 from .errors import CommandDecodeError, DecodeError, UnknownTypeError
+from .shortcode import MAX_NAMEPLATE, MIN_NAMEPLATE
+from .shortcode_wire import PAIRING_LIMITS
 
 SUBPROTOCOL: Final = "konsel.relay.v1"
 """WebSocket subprotocol name; the relay rejects a handshake that does not offer it."""
@@ -37,6 +40,18 @@ MAX_TOKEN_LENGTH: Final = 256
 MAX_ERROR_MESSAGE_LENGTH: Final = 512
 FRAME_OVERHEAD: Final = 1024
 """Bytes a frame may need beyond its largest binary field, for the map keys and ids."""
+
+MIN_PAIR_TTL: Final = 60
+MAX_PAIR_TTL: Final = 600
+DEFAULT_PAIR_TTL: Final = 600
+"""Seconds a rendezvous lives when ``pair_open`` names no ``ttl``."""
+MAX_PAIR_BODY_SIZE: Final = PAIRING_LIMITS.max_input
+"""Largest ``body`` of ``pair_send``: one pairing message, 2,384 bytes."""
+MAX_PAIR_END_REASON_LENGTH: Final = 64
+
+PAIR_END_CLOSED: Final = "closed"
+PAIR_END_EXPIRED: Final = "expired"
+PAIR_END_BURNED: Final = "burned"
 
 KIND_PRIVATE: Final = "private"
 KIND_CONTACT: Final = "contact"
@@ -67,6 +82,7 @@ class ErrorCode:
     STORAGE_FULL: Final = "STORAGE_FULL"
     TOKEN_REQUIRED: Final = "TOKEN_REQUIRED"  # noqa: S105 (an error code, not a secret)
     TOKEN_INVALID: Final = "TOKEN_INVALID"  # noqa: S105 (an error code, not a secret)
+    NO_NAMEPLATE: Final = "NO_NAMEPLATE"
     INTERNAL: Final = "INTERNAL"
 
 
@@ -189,6 +205,39 @@ class DeleteInbox:
     signature: bytes
 
 
+@dataclass(frozen=True)
+class PairOpen:
+    """Open a pairing rendezvous as side A; ``ttl`` is in seconds, ``None`` for the default."""
+
+    request_id: int
+    ttl: int | None = None
+
+
+@dataclass(frozen=True)
+class PairJoin:
+    """Join the rendezvous behind ``nameplate`` as side B."""
+
+    request_id: int
+    nameplate: int
+
+
+@dataclass(frozen=True)
+class PairSend:
+    """Pass one pairing message to the other side of a rendezvous."""
+
+    request_id: int
+    nameplate: int
+    body: bytes
+
+
+@dataclass(frozen=True)
+class PairClose:
+    """End a rendezvous this connection takes part in."""
+
+    request_id: int
+    nameplate: int
+
+
 Command = (
     Hello
     | CreateInbox
@@ -201,6 +250,10 @@ Command = (
     | PutPrekeys
     | FetchPrekeys
     | DeleteInbox
+    | PairOpen
+    | PairJoin
+    | PairSend
+    | PairClose
 )
 
 COMMAND_TAGS: Final[dict[type[Command], str]] = {
@@ -215,6 +268,10 @@ COMMAND_TAGS: Final[dict[type[Command], str]] = {
     PutPrekeys: "pk_put",
     FetchPrekeys: "pk_get",
     DeleteInbox: "del",
+    PairOpen: "pair_open",
+    PairJoin: "pair_join",
+    PairSend: "pair_send",
+    PairClose: "pair_close",
 }
 
 
@@ -295,6 +352,31 @@ class End:
 
 
 @dataclass(frozen=True)
+class PairOpened:
+    """Reply to ``pair_open``: the allocated nameplate and its expiry in Unix seconds."""
+
+    request_id: int
+    nameplate: int
+    expires_at: int
+
+
+@dataclass(frozen=True)
+class PairMessage:
+    """One pairing message from the other side of the rendezvous behind ``nameplate``."""
+
+    nameplate: int
+    body: bytes
+
+
+@dataclass(frozen=True)
+class PairEnd:
+    """Notice that a rendezvous ended: ``"closed"``, ``"expired"`` or ``"burned"``."""
+
+    nameplate: int
+    reason: str
+
+
+@dataclass(frozen=True)
 class Error:
     """Failure reply; ``request_id`` is ``None`` when the failed frame had no readable ``r``."""
 
@@ -304,7 +386,18 @@ class Error:
 
 
 ServerMessage = (
-    ServerHello | Ok | Created | Subscribed | Sent | PrekeyBundle | Delivery | End | Error
+    ServerHello
+    | Ok
+    | Created
+    | Subscribed
+    | Sent
+    | PrekeyBundle
+    | Delivery
+    | End
+    | PairOpened
+    | PairMessage
+    | PairEnd
+    | Error
 )
 
 SERVER_TAGS: Final[dict[type[ServerMessage], str]] = {
@@ -316,6 +409,9 @@ SERVER_TAGS: Final[dict[type[ServerMessage], str]] = {
     PrekeyBundle: "prekeys",
     Delivery: "msg",
     End: "end",
+    PairOpened: "pair_opened",
+    PairMessage: "pair_msg",
+    PairEnd: "pair_end",
     Error: "err",
 }
 
@@ -383,6 +479,13 @@ def encode_command(command: Command) -> bytes:
             fields["bundle"] = command.bundle
     elif isinstance(command, FetchPrekeys):
         fields["sid"] = command.send_id
+    elif isinstance(command, PairOpen):
+        if command.ttl is not None:
+            fields["ttl"] = command.ttl
+    elif isinstance(command, PairJoin | PairClose):
+        fields["np"] = command.nameplate
+    elif isinstance(command, PairSend):
+        fields.update(np=command.nameplate, body=command.body)
 
     return pack(fields)
 
@@ -422,6 +525,12 @@ def encode_server_message(message: ServerMessage) -> bytes:
         )
     elif isinstance(message, End):
         fields.update(rid=message.receive_id, why=message.reason)
+    elif isinstance(message, PairOpened):
+        fields.update(r=message.request_id, np=message.nameplate, exp=message.expires_at)
+    elif isinstance(message, PairMessage):
+        fields.update(np=message.nameplate, body=message.body)
+    elif isinstance(message, PairEnd):
+        fields.update(np=message.nameplate, why=message.reason)
     elif isinstance(message, Error):
         fields.update(r=message.request_id, code=message.code, msg=message.message)
 
@@ -436,6 +545,14 @@ _SERVER_BY_TAG: Final = {tag: cls for cls, tag in SERVER_TAGS.items()}
 
 def _inbox_id(fields: Fields, key: str) -> bytes:
     return fields.binary(key, size=INBOX_ID_SIZE)
+
+
+def _nameplate(fields: Fields) -> int:
+    return fields.integer("np", min_value=MIN_NAMEPLATE, max_value=MAX_NAMEPLATE)
+
+
+def _pair_body(fields: Fields) -> bytes:
+    return fields.binary("body", max_size=MAX_PAIR_BODY_SIZE)
 
 
 def _binary_list(fields: Fields, key: str, *, max_len: int, max_item: int) -> tuple[bytes, ...]:
@@ -520,6 +637,19 @@ def _decode_command_fields(tag: str, r: int, fields: Fields) -> Command:
         command = PutPrekeys(r, _inbox_id(fields, "rid"), bundle, otks)
     elif tag == "pk_get":
         command = FetchPrekeys(r, _inbox_id(fields, "sid"))
+    elif tag == "pair_open":
+        ttl = (
+            fields.integer("ttl", min_value=MIN_PAIR_TTL, max_value=MAX_PAIR_TTL)
+            if fields.has("ttl")
+            else None
+        )
+        command = PairOpen(r, ttl)
+    elif tag == "pair_join":
+        command = PairJoin(r, _nameplate(fields))
+    elif tag == "pair_send":
+        command = PairSend(r, _nameplate(fields), _pair_body(fields))
+    elif tag == "pair_close":
+        command = PairClose(r, _nameplate(fields))
     else:
         command = DeleteInbox(
             r, _inbox_id(fields, "rid"), fields.binary("sig", size=SIGNATURE_SIZE)
@@ -554,6 +684,12 @@ def decode_server_message(data: bytes, limits: Limits) -> ServerMessage:
         )
     if tag == "end":
         return End(_inbox_id(fields, "rid"), fields.string("why", max_len=64))
+    if tag == "pair_msg":
+        return PairMessage(_nameplate(fields), _pair_body(fields))
+    if tag == "pair_end":
+        # Any short string is accepted, so a newer relay may add reasons.
+        why = fields.string("why", max_len=MAX_PAIR_END_REASON_LENGTH, min_len=1)
+        return PairEnd(_nameplate(fields), why)
     if tag == "err":
         request_id = fields.integer("r", max_value=MAX_REQUEST_ID) if fields.has("r") else None
         return Error(
@@ -571,5 +707,21 @@ def decode_server_message(data: bytes, limits: Limits) -> ServerMessage:
         return Subscribed(r, fields.integer("n"), fields.integer("pk"), fields.boolean("sec"))
     if tag == "sent":
         return Sent(r, fields.binary("mid", size=MESSAGE_ID_SIZE))
+    if tag == "pair_opened":
+        return PairOpened(r, _nameplate(fields), fields.integer("exp", max_value=2**63 - 1))
     otk = fields.binary("otk", max_size=MAX_PREKEY_SIZE) if fields.has("otk") else None
     return PrekeyBundle(r, fields.binary("bundle", max_size=MAX_BUNDLE_SIZE), otk)
+
+
+def pairing_message_type(body: bytes) -> str:
+    """Read the type tag ``t`` of a pairing message, the only field the relay looks at.
+
+    The body is decoded under the same limits as a client decodes it, so any body that a
+    client accepts as a ``pake`` message reads as ``"pake"`` here.
+
+    Raises:
+        DecodeError: the body is not a msgpack map with a string ``t`` of 1 to 32
+            characters.
+    """
+    fields = Fields(unpack(body, PAIRING_LIMITS, where="body"), "body")
+    return fields.string("t", max_len=32, min_len=1)

@@ -18,6 +18,7 @@ from pathlib import Path
 import platformdirs
 
 from konsel.protocol.envelope import MAX_ENVELOPE_SIZE
+from konsel.protocol.relay_wire import MAX_PAIR_BODY_SIZE
 
 from . import __version__
 from .errors import ConfigError
@@ -59,6 +60,10 @@ class RelayConfig:
     contact_rate_per_ip: float = 240.0
     command_rate: float = 200.0
     max_connections_per_ip: int = 512
+    pair_join_rate: float = 6.0
+    pair_join_rate_per_ip: float = 30.0
+    pair_max_per_connection: int = 4
+    pair_max_open_per_ip: int = 32
     forwarded_header: str | None = None
 
     handshake_timeout: float = 10.0
@@ -100,6 +105,14 @@ HELP: dict[str, str] = {
     "contact inboxes; SENDs to private inboxes are not counted (default %(default)s)",
     "command_rate": "commands per second per connection (default %(default)s)",
     "max_connections_per_ip": "open connections per IP address (default %(default)s)",
+    "pair_join_rate": "pairing rendezvous joins (pair_join) per minute per connection "
+    "(default %(default)s; each join of a live nameplate is one guess at a short code)",
+    "pair_join_rate_per_ip": "pairing rendezvous joins per minute per IP address "
+    "(default %(default)s)",
+    "pair_max_per_connection": "pairing rendezvous one connection may take part in at once, "
+    "opened or joined (default %(default)s)",
+    "pair_max_open_per_ip": "pairing rendezvous open at once from one IP address "
+    "(default %(default)s)",
     "forwarded_header": "HTTP header that carries the client address set by a reverse proxy, "
     "for example X-Forwarded-For; the last entry is used (default: none, the TCP peer "
     "address is used; set it only when clients cannot reach the relay around the proxy)",
@@ -224,8 +237,20 @@ def _validate(config: RelayConfig) -> None:
         raise ConfigError("--tls-cert and --tls-key must be given together")
     if config.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"invalid log level {config.log_level!r}")
-    for name in ("max_envelope", "window_count", "window_bytes", "handshake_timeout"):
+    for name in (
+        "max_envelope",
+        "window_count",
+        "window_bytes",
+        "handshake_timeout",
+        "pair_max_per_connection",
+        "pair_max_open_per_ip",
+    ):
         if getattr(config, name) <= 0:
             raise ConfigError(f"{name} must be positive")
     if config.max_envelope > 16 * MIB:
         raise ConfigError("max_envelope must be at most 16 MiB")
+    # A pair_send frame must fit the frame limit of max_envelope + 1024 bytes.
+    if config.max_envelope < MAX_PAIR_BODY_SIZE:
+        raise ConfigError(
+            f"max_envelope must be at least {MAX_PAIR_BODY_SIZE} bytes, the largest pairing message"
+        )

@@ -8,6 +8,10 @@ connection, so a signature captured on one connection is useless on any other.
 Commands are handled one at a time in arrival order. A SEND is the exception: its store
 job is queued in order, but its reply is sent by a separate task once the commit is
 durable, so one client can pipeline many SENDs into a single commit batch.
+
+The pairing commands (``pair_open``, ``pair_join``, ``pair_send``, ``pair_close``) go to
+the relay's in-memory :class:`~konsel.relay.rendezvous.RendezvousRegistry`. Frames that
+the other side of a rendezvous causes are queued here and sent in order by one task.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import logging
 import os
 import secrets
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +33,7 @@ from konsel.protocol import PROTOCOL_VERSION
 from konsel.protocol.errors import CommandDecodeError
 from konsel.protocol.relay_wire import (
     CHALLENGE_SIZE,
+    DEFAULT_PAIR_TTL,
     KIND_CONTACT,
     KIND_PRIVATE,
     LABEL_DELETE,
@@ -47,6 +53,13 @@ from konsel.protocol.relay_wire import (
     FetchPrekeys,
     Hello,
     Ok,
+    PairClose,
+    PairEnd,
+    PairJoin,
+    PairMessage,
+    PairOpen,
+    PairOpened,
+    PairSend,
     PrekeyBundle,
     ProveSender,
     PutPrekeys,
@@ -115,6 +128,10 @@ class Connection:
         self.background_tasks: set[asyncio.Task[None]] = set()
         """SEND completions and notices in flight; the connection waits for them on close."""
         self.send_slots = asyncio.Semaphore(MAX_PENDING_SENDS)
+        self.rendezvous = relay.rendezvous
+        # Pairing frames from the other side of a rendezvous, sent in order by one task.
+        self._pair_frames: deque[PairMessage | PairEnd] = deque()
+        self._pair_writer: asyncio.Task[None] | None = None
 
         self.handlers: dict[type[Any], Callable[[Any], Awaitable[None]]] = {
             CreateInbox: self.on_create,
@@ -127,6 +144,10 @@ class Connection:
             PutPrekeys: self.on_put_prekeys,
             FetchPrekeys: self.on_fetch_prekeys,
             DeleteInbox: self.on_delete,
+            PairOpen: self.on_pair_open,
+            PairJoin: self.on_pair_join,
+            PairSend: self.on_pair_send,
+            PairClose: self.on_pair_close,
             Hello: self.on_repeated_hello,
         }
 
@@ -155,6 +176,9 @@ class Connection:
             logger.info("[%s] closed (code %s)", self.connection_id, self.websocket.close_code)
 
     async def _cleanup(self) -> None:
+        # The other side of each rendezvous learns at once that this one is gone.
+        self.rendezvous.drop(self)
+
         for subscription in list(self.subscriptions.values()):
             await subscription.stop()
             self.relay.unregister(subscription)
@@ -310,6 +334,27 @@ class Connection:
     async def _notify_end(self, receive_id: bytes, reason: str) -> None:
         with contextlib.suppress(ConnectionClosed):
             await self.push(End(receive_id, reason))
+
+    def queue_pair_frame(self, frame: PairMessage | PairEnd) -> None:
+        """Queue a pairing frame and make sure a writer task sends the queue in order.
+
+        The caller is another connection's handler or a timer, so it must not wait for
+        this client to read. The queue is bounded by the rendezvous caps: at most
+        ``pair_max_per_connection`` rendezvous of 16 messages and one end notice each.
+        """
+        self._pair_frames.append(frame)
+        if self._pair_writer is None or self._pair_writer.done():
+            self._pair_writer = asyncio.create_task(self._write_pair_frames())
+            self._track(self._pair_writer)
+
+    async def _write_pair_frames(self) -> None:
+        # The task ends as soon as the queue is empty. No await comes between the last
+        # emptiness check and the end of the task, so a frame queued later starts a new one.
+        try:
+            while self._pair_frames:
+                await self.push(self._pair_frames.popleft())
+        except ConnectionClosed:
+            self._pair_frames.clear()
 
     def _track(self, task: asyncio.Task[None]) -> None:
         self.background_tasks.add(task)
@@ -531,4 +576,21 @@ class Connection:
         await self.relay.store.delete_inbox(inbox.inbox_id)
         await self.relay.end_inbox(inbox)
         logger.info("[%s] deleted inbox %s", self.connection_id, short_id(inbox.receive_id))
+        await self.push(Ok(command.request_id))
+
+    async def on_pair_open(self, command: PairOpen) -> None:
+        ttl = command.ttl if command.ttl is not None else DEFAULT_PAIR_TTL
+        rendezvous = self.rendezvous.open(self, ttl)
+        await self.push(PairOpened(command.request_id, rendezvous.nameplate, rendezvous.expires_at))
+
+    async def on_pair_join(self, command: PairJoin) -> None:
+        self.rendezvous.join(self, command.nameplate)
+        await self.push(Ok(command.request_id))
+
+    async def on_pair_send(self, command: PairSend) -> None:
+        self.rendezvous.send(self, command.nameplate, command.body)
+        await self.push(Ok(command.request_id))
+
+    async def on_pair_close(self, command: PairClose) -> None:
+        self.rendezvous.close(self, command.nameplate)
         await self.push(Ok(command.request_id))

@@ -41,6 +41,32 @@ class RelayMetrics:
         self.errors = Counter(
             "konsel_relay_errors", "Error replies by code", ["code"], registry=self.registry
         )
+
+        self.pair_open = Gauge(
+            "konsel_relay_pair_open",
+            "Pairing rendezvous open now (held in memory only)",
+            registry=self.registry,
+        )
+        self.pair_opened = Counter(
+            "konsel_relay_pair_opened", "Pairing rendezvous opened", registry=self.registry
+        )
+        self.pair_joins = Counter(
+            "konsel_relay_pair_joins",
+            "Successful pair_join commands (failed ones count in konsel_relay_errors)",
+            registry=self.registry,
+        )
+        self.pair_burns = Counter(
+            "konsel_relay_pair_burns",
+            "Nameplates burned after one pake message in each direction",
+            registry=self.registry,
+        )
+        self.pair_ends = Counter(
+            "konsel_relay_pair_ends",
+            "Pairing rendezvous ended, by reason (closed, expired, burned)",
+            ["why"],
+            registry=self.registry,
+        )
+
         self.closed_stuck = Counter(
             "konsel_relay_write_timeouts",
             "Connections closed because the client stopped reading",

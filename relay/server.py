@@ -23,6 +23,7 @@ from .connection import Connection
 from .delivery import Subscription, Window
 from .metrics import RelayMetrics
 from .ratelimit import KeyedRateLimiter
+from .rendezvous import PairLimits, RendezvousRegistry
 from .sqlite_store import SQLiteStore
 from .storage import Inbox, QueueLimits, Store, StoredMessage
 
@@ -49,6 +50,15 @@ class RelayServer:
         self.contact_ip_limiter = KeyedRateLimiter(config.contact_rate_per_ip, 60.0)
         self.connections_per_ip: defaultdict[str, int] = defaultdict(int)
         self.stopping = asyncio.Event()
+        self.rendezvous = RendezvousRegistry(
+            PairLimits(
+                join_rate=config.pair_join_rate,
+                join_rate_per_ip=config.pair_join_rate_per_ip,
+                max_per_connection=config.pair_max_per_connection,
+                max_open_per_ip=config.pair_max_open_per_ip,
+            ),
+            self.metrics,
+        )
 
         self._subscriptions: dict[int, tuple[Subscription, Connection]] = {}
         self._send_id_cache: OrderedDict[bytes, Inbox] = OrderedDict()

@@ -22,7 +22,7 @@ Pairing rendezvous (for short codes) use :meth:`RelayConnection.pair_open`,
 :meth:`~RelayConnection.pair_join`, :meth:`~RelayConnection.pair_send` and
 :meth:`~RelayConnection.pair_close`. Their ``pair_msg`` and ``pair_end`` frames come out
 of a separate iterator, :meth:`RelayConnection.pair_events`, so that code reading
-deliveries never sees them.
+deliveries does not receive them.
 
 A failed command raises :class:`RelayCommandError` with the relay's error code. A command
 whose reply does not arrive within the request timeout raises :class:`RelayRequestTimeout`

@@ -10,9 +10,11 @@ from hypothesis import strategies as st
 from konsel.protocol.codec import pack
 from konsel.protocol.errors import CommandDecodeError, DecodeError, UnknownTypeError
 from konsel.protocol.relay_wire import (
+    ERROR_CODES,
     LABEL_DELETE,
     LABEL_SENDER,
     LABEL_SUBSCRIBE,
+    MAX_PAIR_BODY_SIZE,
     Ack,
     Created,
     CreateInbox,
@@ -24,6 +26,13 @@ from konsel.protocol.relay_wire import (
     FetchPrekeys,
     Hello,
     Ok,
+    PairClose,
+    PairEnd,
+    PairJoin,
+    PairMessage,
+    PairOpen,
+    PairOpened,
+    PairSend,
     PrekeyBundle,
     ProveSender,
     PutPrekeys,
@@ -39,7 +48,15 @@ from konsel.protocol.relay_wire import (
     encode_command,
     encode_server_message,
     frame_limits,
+    pairing_message_type,
     signing_input,
+)
+from konsel.protocol.shortcode_wire import (
+    MAX_INVITATION_BOX_SIZE,
+    PAIRING_LIMITS,
+    CancelMessage,
+    PakeMessage,
+    SealedMessage,
 )
 
 LIMITS = frame_limits(64 * 1024)
@@ -62,6 +79,12 @@ COMMANDS = [
     PutPrekeys(11, ID, None, ()),
     FetchPrekeys(12, ID),
     DeleteInbox(2**32 - 1, ID, SIGNATURE),
+    PairOpen(13),
+    PairOpen(14, 60),
+    PairOpen(15, 600),
+    PairJoin(16, 1),
+    PairSend(17, 999, b"pairing message"),
+    PairClose(18, 7),
 ]
 
 SERVER_MESSAGES = [
@@ -77,6 +100,10 @@ SERVER_MESSAGES = [
     End(ID, "replaced"),
     Error(8, ErrorCode.AUTH_FAILED, "signature is not valid"),
     Error(None, ErrorCode.BAD_FRAME, "malformed"),
+    PairOpened(9, 7, 1_800_000_600),
+    PairMessage(412, b"pairing message"),
+    PairEnd(7, "burned"),
+    Error(10, ErrorCode.NO_NAMEPLATE, "every nameplate is in use"),
 ]
 
 
@@ -128,6 +155,16 @@ def test_malformed_msgpack_is_bad_frame() -> None:
         ({"t": "ack", "r": 1, "rid": ID, "mids": [ID] * 257}, "command"),
         ({"t": "hello", "r": -1, "v": 1}, "command.r"),
         ({"t": "hello", "r": True, "v": 1}, "command.r"),
+        ({"t": "pair_open", "r": 1, "ttl": 59}, "command.ttl"),
+        ({"t": "pair_open", "r": 1, "ttl": 601}, "command.ttl"),
+        ({"t": "pair_open", "r": 1, "ttl": "600"}, "command.ttl"),
+        ({"t": "pair_join", "r": 1, "np": 0}, "command.np"),
+        ({"t": "pair_join", "r": 1, "np": 1000}, "command.np"),
+        ({"t": "pair_join", "r": 1}, "command.np"),
+        ({"t": "pair_close", "r": 1, "np": True}, "command.np"),
+        ({"t": "pair_send", "r": 1, "np": 7}, "command.body"),
+        ({"t": "pair_send", "r": 1, "np": 7, "body": "text"}, "command.body"),
+        ({"t": "pair_send", "r": 1, "np": 7, "body": bytes(2385)}, "command.body"),
     ],
 )
 def test_invalid_field_is_bad_frame(fields: dict[str, object], field_name: str) -> None:
@@ -196,3 +233,76 @@ def test_random_bytes_only_decode_errors(data: bytes) -> None:
         decode_command(data, LIMITS)
     except CommandDecodeError as error:
         assert error.code in (ErrorCode.BAD_FRAME, ErrorCode.UNKNOWN_COMMAND)
+
+
+def test_pair_open_nil_ttl_is_default() -> None:
+    decoded = decode_command(pack({"t": "pair_open", "r": 3, "ttl": None}), LIMITS)
+
+    assert decoded == PairOpen(3, None)
+
+
+def test_pair_open_without_ttl_omits_key() -> None:
+    assert msgpack.unpackb(encode_command(PairOpen(3))) == {"t": "pair_open", "r": 3}
+
+
+def test_largest_pairing_message_fits() -> None:
+    """The longest invitation message passes as a body at the smallest allowed max_envelope."""
+    largest = SealedMessage("invitation", bytes(24), bytes(MAX_INVITATION_BOX_SIZE)).encode()
+    command = PairSend(1, 999, largest)
+
+    assert MAX_PAIR_BODY_SIZE == PAIRING_LIMITS.max_input == 2384
+    assert len(largest) <= MAX_PAIR_BODY_SIZE
+    assert decode_command(encode_command(command), frame_limits(MAX_PAIR_BODY_SIZE)) == command
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"t": "pair_msg", "np": 0, "body": b"x"},
+        {"t": "pair_msg", "np": 7},
+        {"t": "pair_end", "np": 7, "why": ""},
+        {"t": "pair_end", "np": 7, "why": "x" * 65},
+        {"t": "pair_opened", "r": 1, "np": 1000, "exp": 1},
+        {"t": "pair_opened", "r": 1, "np": 7},
+    ],
+)
+def test_invalid_pair_frame_rejected(fields: dict[str, object]) -> None:
+    with pytest.raises(DecodeError):
+        decode_server_message(pack(fields), LIMITS)
+
+
+def test_pair_end_unknown_reason_accepted() -> None:
+    """A newer relay may add reasons, so any short string decodes."""
+    assert decode_server_message(pack({"t": "pair_end", "np": 7, "why": "moved"}), LIMITS) == (
+        PairEnd(7, "moved")
+    )
+
+
+def test_no_nameplate_is_error_code() -> None:
+    assert ErrorCode.NO_NAMEPLATE in ERROR_CODES
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (PakeMessage(b"A" + bytes(32)).encode(), "pake"),
+        (CancelMessage().encode(), "cancel"),
+        (pack({"v": 9, "t": "future"}), "future"),
+    ],
+)
+def test_pairing_message_type_reads_tag(body: bytes, expected: str) -> None:
+    assert pairing_message_type(body) == expected
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"", b"\xc1", pack(["pake"]), pack({"v": 1}), pack({"t": ""}), pack({"t": b"pake"})],
+)
+def test_pairing_message_type_rejects(body: bytes) -> None:
+    with pytest.raises(DecodeError):
+        pairing_message_type(body)
+
+
+def test_pairing_message_type_rejects_oversized() -> None:
+    with pytest.raises(DecodeError):
+        pairing_message_type(pack({"t": "pake", "pad": bytes(MAX_PAIR_BODY_SIZE)}))
