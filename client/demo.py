@@ -78,6 +78,10 @@ def run_demo(language: str = "id", pause: float = 0.3) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="konsel-demo-"))
     try:
         return asyncio.run(_run(workdir, language, pause))
+    except KeyboardInterrupt:
+        # Ctrl-C is how a user leaves the demo early, so it ends with a line, not a trace.
+        print(UI[language]["interrupted"], flush=True)
+        return 130
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -283,7 +287,9 @@ def _show(
         if isinstance(content, Introduction):
             say(
                 text["got_profile"].format(
-                    name=receiver.name, sender=content.display_name, role=content.role
+                    name=receiver.name,
+                    sender=content.display_name,
+                    role=text[f"role_{content.role}"],
                 )
             )
         elif isinstance(content, Text):

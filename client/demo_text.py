@@ -20,6 +20,8 @@ UI: dict[str, dict[str, str]] = {
         "got_text": "[{name}] menerima: {body}",
         "got_session": "[{name}] Sesi konseling {action}.",
         "session_start": "dimulai",
+        "role_konselor": "guru BK",
+        "role_konseli": "konseli",
         "session_end": "diakhiri",
         "got_eval_request": "[{name}] Guru BK meminta penilaian segera (LAISEG): {prompts}",
         "got_eval_answers": (
@@ -33,6 +35,7 @@ UI: dict[str, dict[str, str]] = {
         "relay_leak": "GAGAL: relai menyimpan teks terbaca: {found}",
         "relay_clean": "Tidak satu pun ditemukan: relai hanya menyimpan teks sandi.",
         "done": "Demo selesai. Data sementara dihapus.",
+        "interrupted": "Demo dihentikan. Data sementara dihapus.",
     },
     "en": {
         "relay_started": "konsel relay running at {url} (temporary data in {folder}).",
@@ -49,19 +52,25 @@ UI: dict[str, dict[str, str]] = {
         "got_text": "[{name}] received: {body}",
         "got_session": "[{name}] Counseling session {action}.",
         "session_start": "started",
+        "role_konselor": "counselor",
+        "role_konseli": "student",
         "session_end": "ended",
         "got_eval_request": "[{name}] The counselor asks for the immediate evaluation (LAISEG): {prompts}",
         "got_eval_answers": (
             "[{name}] LAISEG answers received. Understanding: {understanding} | Feeling: "
             "{comfort} | Plan: {action}"
         ),
-        "safety_code": "Safety code (compare by phone or face to face):\n  {digits}\n  {words}",
+        "safety_code": (
+            "Safety code (compare by phone or face to face; the words are Indonesian):"
+            "\n  {digits}\n  {words}"
+        ),
         "safety_match": "Both devices show the same safety code: nobody sits in the middle.",
         "safety_mismatch": "WARNING: the safety codes differ!",
         "relay_files": "Searching the relay's data files for the {count} sentences of the conversation...",
         "relay_leak": "FAILED: the relay stored readable text: {found}",
         "relay_clean": "None was found: the relay stored only ciphertext.",
         "done": "Demo finished. Temporary data deleted.",
+        "interrupted": "Demo stopped. Temporary data deleted.",
     },
 }
 
