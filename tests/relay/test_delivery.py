@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import os
 import socket
 import struct
@@ -15,6 +16,7 @@ import pytest
 from nacl.signing import SigningKey
 from relay_process import RelayLauncher, RelayProcess, next_event, receive
 
+from konsel.client.core.relay_connection import RelayConnection
 from konsel.protocol.relay_wire import (
     LABEL_SUBSCRIBE,
     SUBPROTOCOL,
@@ -188,8 +190,8 @@ async def wait_for_log(relay: RelayProcess, text: str, limit: float = 20.0) -> N
         await asyncio.sleep(0.1)
 
 
-async def exchange_short_messages(relay: RelayProcess, rounds: int) -> int:
-    """Let C and D send each other short messages; return how many replies arrived."""
+async def exchange_short_messages(relay: RelayProcess, rounds: int) -> list[float]:
+    """Let C and D send each other short messages, and return each round trip in seconds."""
     carol = await relay.client()
     dave = await relay.client()
     carol_key, carol_inbox = await relay.new_inbox(carol)
@@ -197,61 +199,148 @@ async def exchange_short_messages(relay: RelayProcess, rounds: int) -> int:
     await carol.subscribe(carol_inbox.receive_id, carol_key)
     await dave.subscribe(dave_inbox.receive_id, dave_key)
 
-    replies = 0
+    round_trips: list[float] = []
     for index in range(rounds):
+        started = time.monotonic()
         await carol.send(dave_inbox.send_id, b"tanya %d" % index)
         [question] = await receive(dave, 1)
         await dave.ack(dave_inbox.receive_id, [question.message_id])
         await dave.send(carol_inbox.send_id, b"jawab %d" % index)
         [answer] = await receive(carol, 1)
+        round_trips.append(time.monotonic() - started)
         await carol.ack(carol_inbox.receive_id, [answer.message_id])
+        assert question.envelope == b"tanya %d" % index
         assert answer.envelope == b"jawab %d" % index
-        replies += 1
+        # Spread the rounds over the whole flood rather than finishing in its first second.
+        await asyncio.sleep(0.1)
     await carol.close()
     await dave.close()
-    return replies
+    return round_trips
+
+
+def wait_for_reset(sock: socket.socket, limit_bytes: int) -> str:
+    """Read a socket until the relay's end of it is gone, and return how it ended.
+
+    The relay aborts a stuck connection, so the kernel discards what B has not read and
+    the read fails with a reset. A plain end of stream counts as closed too. At most
+    ``limit_bytes`` are read, so a relay that never closed fails instead of looping.
+    """
+    sock.settimeout(10)
+    received = 0
+    while received <= limit_bytes:
+        try:
+            chunk = sock.recv(65536)
+        except ConnectionResetError:
+            return "reset"
+        except TimeoutError:
+            return "open"
+        if not chunk:
+            return "end of stream"
+        received += len(chunk)
+    return "open"
+
+
+async def receive_all_acknowledging(
+    connection: RelayConnection, receive_id: bytes, count: int, window: int
+) -> list[Delivery]:
+    """Receive ``count`` deliveries a full window at a time, acknowledging each window."""
+    deliveries: list[Delivery] = []
+    while len(deliveries) < count:
+        batch = await receive(connection, min(window, count - len(deliveries)))
+        await connection.ack(receive_id, [delivery.message_id for delivery in batch])
+        deliveries += batch
+    return deliveries
+
+
+async def sample_peak_rss(relay: RelayProcess, peak: list[int], stop: asyncio.Event) -> None:
+    """Record the relay's highest resident set size in ``peak[0]`` until ``stop`` is set."""
+    while not stop.is_set():
+        peak[0] = max(peak[0], relay.rss_kib())
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(0.05):
+                await stop.wait()
+
+
+STUCK_COUNT = 2000
+STUCK_SIZE = 50 * 1024
+STUCK_WINDOW = 100
+# The write timeout fires only once the kernel buffers between relay and B are full. On
+# Linux a loopback sender's buffer grows to at most tcp_wmem's maximum (4 MiB by default),
+# so the window must hold more than that: 100 envelopes of 50 KiB are 5,000 KiB in flight.
+# They fit in the 6 MiB byte window, so each window is exactly 100 envelopes.
+# NOTE: a host with net.ipv4.tcp_wmem raised above 5 MB absorbs the whole window, so no
+# write timeout fires and the test fails waiting for its log line.
+STUCK_FLAGS = [
+    "--write-timeout", "1",
+    "--write-buffer", "16384",
+    "--window-count", str(STUCK_WINDOW),
+    "--window-bytes", str(6 * MIB),
+    "--inbox-max-bytes", str(128 * MIB),
+    "--inbox-max-messages", str(STUCK_COUNT + 1),
+    "--command-rate", "100000",
+]  # fmt: skip
+# The case's bound is tens of MiB above the baseline. The envelopes total 100 MiB, so a
+# relay that kept them in memory (in a queue or in socket buffers) overshoots by far.
+STUCK_RSS_GROWTH_KIB = 40 * 1024
 
 
 async def test_stuck_reader_bounded(relay_launcher: RelayLauncher) -> None:
-    """A subscriber that stops reading costs bounded memory and is closed; nothing is lost."""
-    relay = relay_launcher.start(
-        "--write-timeout", "1",
-        "--window-count", "1000",
-        "--window-bytes", str(64 * MIB),
-        "--inbox-max-bytes", str(64 * MIB),
-        "--inbox-max-messages", "1000",
-    )  # fmt: skip
-    count, size = 300, 50 * 1024
-    envelopes = [b"%04d" % index + os.urandom(size - 4) for index in range(count)]
+    """B stops reading while A sends 2,000 envelopes of 50 KiB (100 MiB) and C and D talk.
+
+    Right result: relay memory stays within tens of MiB of its baseline, and every C-D
+    round trip takes under 1 s. The relay closes B by its write timeout. When B
+    reconnects, it gets all 2,000 envelopes exactly once and in order.
+    """
+    relay = relay_launcher.start(*STUCK_FLAGS)
+    envelopes = [b"%04d" % index + os.urandom(STUCK_SIZE - 4) for index in range(STUCK_COUNT)]
 
     alice = await relay.client()
     owner, inbox = await relay.new_inbox(alice)
     stuck = subscribe_and_stop_reading(relay, owner, inbox.receive_id)
     baseline_kib = relay.rss_kib()
+    peak = [baseline_kib]
+    stop_sampling = asyncio.Event()
+    sampler = asyncio.create_task(sample_peak_rss(relay, peak, stop_sampling))
 
-    async def send_all() -> int:
-        peak = baseline_kib
-        for start in range(0, count, 25):
+    async def send_all() -> None:
+        for start in range(0, STUCK_COUNT, 25):
             chunk = envelopes[start : start + 25]
             await asyncio.gather(*(alice.send(inbox.send_id, envelope) for envelope in chunk))
-            peak = max(peak, relay.rss_kib())
-        return peak
 
-    peak_kib, replies = await asyncio.gather(send_all(), exchange_short_messages(relay, 20))
+    _, round_trips = await asyncio.gather(send_all(), exchange_short_messages(relay, 30))
+    stop_sampling.set()
+    await sampler
 
-    assert replies == 20
-    print(f"RSS baseline {baseline_kib} KiB, peak {peak_kib} KiB")
-    assert peak_kib - baseline_kib < 80 * 1024, f"RSS grew by {peak_kib - baseline_kib} KiB"
+    print(f"RSS baseline {baseline_kib} KiB, peak {peak[0]} KiB, C-D max {max(round_trips):.3f} s")
+    assert peak[0] - baseline_kib < STUCK_RSS_GROWTH_KIB, f"RSS grew {peak[0] - baseline_kib} KiB"
+    assert len(round_trips) == 30
+    # The case's bound for other users' delivery while one reader is stuck is 1 s. A
+    # loopback round trip here takes milliseconds, so the bound leaves a wide margin.
+    slow = [round(seconds, 3) for seconds in round_trips if seconds >= 1.0]
+    assert not slow, f"C-D round trips of 1 s or more: {slow}"
+
     await wait_for_log(relay, "for the client to read (write timeout)")
+    status, metrics = relay.http_get("/metrics")
+    assert status == 200
+    assert "konsel_relay_write_timeouts_total 1.0" in metrics
+    assert f"konsel_relay_queued_messages {float(STUCK_COUNT)}" in metrics
+    assert wait_for_reset(stuck, limit_bytes=8 * MIB) != "open"
     stuck.close()
 
     bob = await relay.client()
     subscribed = await bob.subscribe(inbox.receive_id, owner)
-    assert subscribed.queued == count
-    deliveries = await receive(bob, count)
+    assert subscribed.queued == STUCK_COUNT
+    deliveries = await receive_all_acknowledging(bob, inbox.receive_id, STUCK_COUNT, STUCK_WINDOW)
+    assert len(deliveries) == STUCK_COUNT
     assert [delivery.envelope for delivery in deliveries] == envelopes
-    assert len({delivery.message_id for delivery in deliveries}) == count
-    assert all(isinstance(delivery, Delivery) for delivery in deliveries)
+    assert len({delivery.message_id for delivery in deliveries}) == STUCK_COUNT
+
+    # Exactly once: after the last ACK, the next delivery is a new marker, not a repeat.
+    await alice.send(inbox.send_id, b"penanda")
+    [marker] = await receive(bob, 1)
+    assert marker.envelope == b"penanda"
+    await bob.ack(inbox.receive_id, [marker.message_id])
+    assert (await bob.subscribe(inbox.receive_id, owner)).queued == 0
     await alice.close()
     await bob.close()
 
