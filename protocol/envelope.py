@@ -1,13 +1,17 @@
 """Wire form of encrypted messages: msgpack arrays that start with a version and a type.
 
-Two envelope types exist::
+Three envelope types exist::
 
     [1, "m", header_ct, body_ct]
     [1, "i", ephemeral_pub, spk_id, opk_id_or_nil, sealed_identity, header_ct, body_ct]
+    [1, "r", nonce, timestamp, signature]
 
 "m" carries a ratchet message. "i" carries a ratchet message together with the X3DH
-fields the responder needs to start the session. The relay forwards envelopes as opaque
-bytes; :func:`message_id` lets clients drop duplicates without decrypting.
+fields the responder needs to start the session. "r" is a renew request: a counselor's
+signed request that the konseli start a new session (signed and checked in
+:mod:`.renew_request`). It is no ratchet message, so :func:`decode_envelope` rejects it
+and :func:`decode_renew_request_envelope` reads it. The relay forwards envelopes as
+opaque bytes; :func:`message_id` lets clients drop duplicates without decrypting.
 
 Every message passes through here, so "m" envelopes are built and parsed by slicing bytes
 instead of through msgpack. The encoder writes the bytes that msgpack writes. The parser
@@ -35,6 +39,9 @@ over the relay's or a client's memory."""
 
 TYPE_MESSAGE = "m"
 TYPE_INITIAL = "i"
+TYPE_RENEW_REQUEST = "r"
+RENEW_NONCE_SIZE = 16
+SIGNATURE_SIZE = 64
 MESSAGE_ID_SIZE = 16
 KEY_SIZE = 32
 MIN_BODY_SIZE = 1 + AEAD_TAG_SIZE
@@ -71,6 +78,20 @@ _HEADER_END = len(_MESSAGE_HEADER_START) + HEADER_CIPHERTEXT_SIZE
 _MIN_MESSAGE_SIZE = _HEADER_END + 2 + MIN_BODY_SIZE
 
 
+# A renew request is always written as msgpack writes it: fixarray of 5, the version,
+# and the fixstr "r". The prefix tells it apart from "m" (fixarray of 4) and "i"
+# (fixarray of 8) without a parse.
+_RENEW_REQUEST_START = bytes([0x95, PROTOCOL_VERSION, 0xA1]) + TYPE_RENEW_REQUEST.encode()
+_RENEW_REQUEST_LIMITS = Limits(
+    max_input=MAX_ENVELOPE_SIZE,
+    max_str=8,
+    max_bin=SIGNATURE_SIZE,
+    max_array=5,
+    max_map=0,
+    max_depth=1,
+)
+
+
 @dataclass(frozen=True)
 class MessageEnvelope:
     """A ratchet message: encrypted header (64 bytes) and body ciphertext."""
@@ -91,7 +112,17 @@ class InitialEnvelope:
     body: bytes
 
 
+@dataclass(frozen=True)
+class RenewRequestEnvelope:
+    """A signed request to start a new session: random nonce, Unix seconds and signature."""
+
+    nonce: bytes
+    timestamp: int
+    signature: bytes
+
+
 Envelope = MessageEnvelope | InitialEnvelope
+"""The envelopes a session decrypts; a renew request is not one of them."""
 
 
 def encode_envelope(envelope: Envelope) -> bytes:
@@ -190,6 +221,63 @@ def _decode_envelope_strict(data: bytes) -> Envelope:
         header=_header(items, 6),
         body=_body(items, 7),
     )
+
+
+def encode_renew_request_envelope(request: RenewRequestEnvelope) -> bytes:
+    """Serialize a renew request as ``[1, "r", nonce, timestamp, signature]``.
+
+    Raises:
+        ValueError: a field has the wrong size or the timestamp is outside 0..2**64-1.
+    """
+    if len(request.nonce) != RENEW_NONCE_SIZE or len(request.signature) != SIGNATURE_SIZE:
+        raise ValueError(
+            f"renew request needs a {RENEW_NONCE_SIZE}-byte nonce and a "
+            f"{SIGNATURE_SIZE}-byte signature"
+        )
+    if not 0 <= request.timestamp <= 2**64 - 1:
+        raise ValueError(f"renew request timestamp {request.timestamp} is outside 0..2**64-1")
+    return pack(
+        [PROTOCOL_VERSION, TYPE_RENEW_REQUEST, request.nonce, request.timestamp, request.signature]
+    )
+
+
+def is_renew_request(data: bytes) -> bool:
+    """Return whether ``data`` starts like a renew request envelope (no other type does)."""
+    return data.startswith(_RENEW_REQUEST_START)
+
+
+def decode_renew_request_envelope(data: bytes) -> RenewRequestEnvelope:
+    """Parse a renew request envelope, checking every field's type and size.
+
+    Raises:
+        UnsupportedVersionError: the first element is not a version this code speaks.
+        UnknownTypeError: the second element is not "r".
+        DecodeError: anything else is malformed, not in the canonical msgpack form, or
+            the input exceeds MAX_ENVELOPE_SIZE.
+    """
+    items = unpack(data, _RENEW_REQUEST_LIMITS, where="envelope")
+    if not isinstance(items, list) or len(items) < 2:
+        raise DecodeError("envelope", "expected an array starting with version and type")
+
+    version, tag = items[0], items[1]
+    if isinstance(version, bool) or not isinstance(version, int) or version != PROTOCOL_VERSION:
+        raise UnsupportedVersionError("envelope[0]", version, (PROTOCOL_VERSION,))
+    if tag != TYPE_RENEW_REQUEST:
+        raise UnknownTypeError("envelope[1]", tag)
+    _check_length(items, 5, TYPE_RENEW_REQUEST)
+
+    timestamp = items[3]
+    if isinstance(timestamp, bool) or not isinstance(timestamp, int) or timestamp < 0:
+        raise DecodeError("envelope[3] (timestamp)", "expected an integer in 0..2**64-1")
+    request = RenewRequestEnvelope(
+        nonce=_binary(items, 2, "nonce", RENEW_NONCE_SIZE),
+        timestamp=timestamp,
+        signature=_binary(items, 4, "signature", SIGNATURE_SIZE),
+    )
+    # One request has one byte form, so its message id is stable for duplicate detection.
+    if encode_renew_request_envelope(request) != data:
+        raise DecodeError("envelope", "renew request is not in the canonical msgpack form")
+    return request
 
 
 def message_id(envelope: bytes) -> bytes:

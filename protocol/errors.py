@@ -17,6 +17,9 @@ Every error the protocol package raises derives from :class:`KonselError`::
     │   └── PrekeyNotFoundError     the initial message names a prekey that is gone
     ├── StateError                  serialized state that cannot be loaded
     ├── WordListError               a word that is not in the list, or a damaged list
+    ├── RenewRequestError           a renew request with a valid signature that must be ignored
+    │   ├── StaleRenewRequestError             its timestamp is outside the window
+    │   └── ReplayedRenewRequestError          its nonce was seen before
     ├── InvitationError             an invitation link that cannot be used (has ``code``)
     │   ├── NotAnInvitationError               also a DecodeError
     │   ├── DamagedInvitationError             also a DecodeError: checksum or alphabet
@@ -154,6 +157,26 @@ class StateError(KonselError):
 
 class WordListError(KonselError):
     """A word that is not in the word list, or a packaged list that fails its checks."""
+
+
+class RenewRequestError(KonselError):
+    """A renew request with a valid signature that must still be ignored."""
+
+
+class StaleRenewRequestError(RenewRequestError):
+    """The request's timestamp is outside the accepted window."""
+
+    def __init__(self, timestamp: int, now: int) -> None:
+        super().__init__(f"renew request dated {timestamp} is outside the window at {now}")
+        self.timestamp = timestamp
+        self.now = now
+
+
+class ReplayedRenewRequestError(RenewRequestError):
+    """The request's nonce was seen before."""
+
+    def __init__(self) -> None:
+        super().__init__("renew request nonce was seen before")
 
 
 # Pairing: invitation links, short codes and the code exchange. Every class carries a

@@ -109,6 +109,7 @@ class Engine(CounselingApi):
         self._hub = EventHub()
         self._conversations: dict[int, int] = {}
         self._last_seq: dict[int, int] = {}
+        self._peer_seq: dict[int, int] = {}
         self._connection_state: ConnectionState = "offline"
         self.sync = SyncLoop(self, options or SyncOptions())
 
@@ -264,9 +265,17 @@ class Engine(CounselingApi):
             )
 
         route.last_seq = max(route.last_seq, content.seq)
-        item = ControlItem(self.state.new_id(), contact_id, route.peer_send_id, envelope)
+        item = ControlItem(
+            self.state.new_id(), contact_id, route.peer_send_id, envelope, content.seq
+        )
         self.state.control_outbox.append(item)
-        result = await commit_state(self, session=(contact_id, session), effect=effect, then=then)
+        try:
+            result = await commit_state(
+                self, session=(contact_id, session), effect=effect, then=then
+            )
+        except Exception:
+            self.release_seq(contact_id, content.seq)
+            raise
         self.sync.wake_outbox()
         return result
 
@@ -294,43 +303,60 @@ class Engine(CounselingApi):
             session = await self.session(contact_id)
             if session is None:
                 raise EngineError("contact_not_found", f"no session with contact {contact_id}")
+            seq = await self.next_seq(contact_id)
             try:
-                text = Text(new_message_id(), await self.next_seq(contact_id), self.clock(), body)
-            except InvalidContentError as error:
-                raise EngineError("message_invalid", str(error)) from None
-            plaintext = text.encode()
-            if len(plaintext) > MAX_PLAINTEXT_SIZE:
-                raise EngineError("message_too_large", f"{len(plaintext)} bytes of content")
-            envelope, new_session = session.encrypt(plaintext)
-            if len(envelope) > self.state.max_envelope:
-                # The new session is dropped, so the skipped counter costs nothing.
-                raise EngineError(
-                    "message_too_large",
-                    f"envelope of {len(envelope)} bytes above the relay's {self.state.max_envelope}",
-                )
-
-            fields = MessageFields(
-                text.message_id, message_id(envelope), body, text.seq, text.sent_at
-            )
-            session_state = new_session.to_bytes()
-
-            def record() -> StoredMessage:
-                return self.store.record_outgoing(
-                    conversation_id,
-                    fields,
-                    envelope,
-                    session_state,
-                    destination=route.peer_send_id,
-                )
-
-            def cache(_: StoredMessage) -> None:
-                self.sessions[contact_id] = new_session
-
-            stored = await write_store(self, record, cache)
+                stored = await self._store_text(contact_id, conversation_id, session, seq, body)
+            except Exception:
+                # Nothing was stored, so the peer never sees this seq; a gap would make
+                # it report missing messages.
+                self.release_seq(contact_id, seq)
+                raise
 
         self.sync.wake_outbox()
         await self.emit_outbox()
         return stored
+
+    async def _store_text(
+        self, contact_id: int, conversation_id: int, session: Session, seq: int, body: str
+    ) -> StoredMessage:
+        """Encrypt a text with ``seq`` and store it with its outbox envelope (lock held)."""
+        route = self.state.routes[contact_id]
+        try:
+            text = Text(new_message_id(), seq, self.clock(), body)
+        except InvalidContentError as error:
+            raise EngineError("message_invalid", str(error)) from None
+        plaintext = text.encode()
+        if len(plaintext) > MAX_PLAINTEXT_SIZE:
+            raise EngineError("message_too_large", f"{len(plaintext)} bytes of content")
+        envelope, new_session = session.encrypt(plaintext)
+        if len(envelope) > self.state.max_envelope:
+            # The new session is dropped, so the skipped counter costs nothing.
+            raise EngineError(
+                "message_too_large",
+                f"envelope of {len(envelope)} bytes above the relay's {self.state.max_envelope}",
+            )
+
+        fields = MessageFields(text.message_id, message_id(envelope), body, text.seq, text.sent_at)
+        session_state = new_session.to_bytes()
+
+        def record() -> StoredMessage:
+            return self.store.record_outgoing(
+                conversation_id,
+                fields,
+                envelope,
+                session_state,
+                destination=route.peer_send_id,
+            )
+
+        def cache(_: StoredMessage) -> None:
+            self.sessions[contact_id] = new_session
+
+        return await write_store(self, record, cache)
+
+    def release_seq(self, contact_id: int, seq: int) -> None:
+        """Give back ``seq`` when nothing that carries it was stored (call with the lock held)."""
+        if self._last_seq.get(contact_id) == seq:
+            self._last_seq[contact_id] = seq - 1
 
     async def next_seq(self, contact_id: int) -> int:
         """Return the next ``seq`` for a content message to a contact (call with the lock held).
@@ -345,6 +371,23 @@ class Engine(CounselingApi):
             self._last_seq[contact_id] = max(stored, route.last_seq if route else 0)
         self._last_seq[contact_id] += 1
         return self._last_seq[contact_id]
+
+    async def incoming_seq_gap(self, contact_id: int, seq: int) -> int:
+        """Record a ``seq`` received from a contact; return how many numbers it skipped.
+
+        Call with the lock held. The highest seq seen starts from the largest of the
+        stored incoming texts' highest seq, the route's last control seq from the peer,
+        and 1, the seq of every introduction. A lower seq (a late or resent message, or
+        a peer restored from a backup) skips nothing.
+        """
+        if contact_id not in self._peer_seq:
+            conversation_id = await self.conversation(contact_id)
+            stored = await asyncio.to_thread(self.store.max_incoming_seq, conversation_id)
+            route = self.state.routes.get(contact_id)
+            self._peer_seq[contact_id] = max(stored, route.peer_last_seq if route else 0, 1)
+        highest = self._peer_seq[contact_id]
+        self._peer_seq[contact_id] = max(highest, seq)
+        return max(0, seq - highest - 1)
 
     async def resend(self, order: int) -> None:
         """Send a waiting message now instead of at the next retry (the same envelope bytes)."""

@@ -81,6 +81,13 @@ class Route:
     last_seq: int = 0
     """Highest ``seq`` sent in a control message (receipt, introduction); text messages
     keep theirs in the messages table."""
+    peer_last_seq: int = 0
+    """Highest ``seq`` received in a control message from the peer; received text
+    messages keep theirs in the messages table."""
+    recovered_at: int = 0
+    """Clock (Unix ms) when this side last replaced the session or asked for a new one."""
+    renew_nonces: list[bytes] = field(default_factory=list)
+    """Nonces of the renew requests accepted from this contact, newest last."""
 
 
 @dataclass
@@ -106,6 +113,14 @@ class ControlItem:
     contact_id: int
     destination: bytes
     envelope: bytes
+    seq: int = 0
+    """The content's ``seq``. Texts with a lower seq are sent first, so the peer sees the
+    seqs in order; 0 sends the item before every text (introductions, renew requests)."""
+
+
+MAX_RENEW_NONCES = 64
+"""Renew request nonces kept per contact. Requests older than a week are rejected by their
+timestamp, so this only needs to cover the requests of one week."""
 
 
 @dataclass

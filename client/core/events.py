@@ -5,7 +5,9 @@ bounded queue: the engine never waits for a screen, and a subscriber that falls 
 loses its oldest events first.
 
 Errors carry a stable ``code``. :data:`ERROR_MESSAGES` maps each code to the text a user
-sees, Indonesian first and English second.
+sees, Indonesian first and English second. Notices about a conversation that may have
+lost messages (:class:`SessionRenewed`, :class:`MessagesMissing`) carry a ``code`` of
+:data:`NOTICE_MESSAGES` and return their text from :meth:`text`.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 from konsel.protocol.content import EvalQuestion
 
@@ -79,11 +81,44 @@ class ContactAdded:
     role: str
 
 
+RenewalCause = Literal["peer_rollback", "peer_renewed", "peer_request"]
+
+
 @dataclass(frozen=True)
 class SessionRenewed:
     """A new encrypted session replaced a broken one; earlier messages may need resending."""
 
+    code: ClassVar[str] = "session_renewed"
     contact_id: int
+    cause: RenewalCause = "peer_rollback"
+    """``peer_rollback``: this side found the session broken and started the new one.
+    ``peer_renewed``: the peer started it. ``peer_request``: the counselor asked for it
+    with a signed renew request and this side started it."""
+    resent: int = 0
+    """Own text messages without a delivery receipt, encrypted again and queued."""
+
+    def text(self, language: str = "id") -> str:
+        """Return the notice in ``language`` (``"id"`` or ``"en"``)."""
+        return notice_text(self.code, language)
+
+
+@dataclass(frozen=True)
+class MessagesMissing:
+    """A contact's message skipped sequence numbers: earlier messages may be lost.
+
+    This happens when this profile was restored from an old backup after the relay had
+    already deleted the messages it delivered. The message itself is kept and shown.
+    """
+
+    code: ClassVar[str] = "messages_missing"
+    contact_id: int
+    missing: int
+    """How many sequence numbers were skipped; receipts count too, so this is an upper
+    bound on the lost text messages."""
+
+    def text(self, language: str = "id") -> str:
+        """Return the notice in ``language`` (``"id"`` or ``"en"``)."""
+        return notice_text(self.code, language)
 
 
 @dataclass(frozen=True)
@@ -164,6 +199,7 @@ Event = (
     | ContactRequestPending
     | ContactAdded
     | SessionRenewed
+    | MessagesMissing
     | DamagedMessage
     | CounselingSessionChanged
     | ConsentReceived
@@ -297,3 +333,22 @@ ERROR_MESSAGES: dict[str, dict[str, str]] = {
         "en": "This version of the app cannot use the server. Contact the server's administrator.",
     },
 }
+
+NOTICE_MESSAGES: dict[str, dict[str, str]] = {
+    "session_renewed": {
+        "id": "Sesi terenkripsi dengan kontak ini sudah diperbarui. Pesan sebelumnya mungkin "
+        "perlu dikirim ulang.",
+        "en": "The encrypted session with this contact was renewed. Earlier messages may "
+        "need resending.",
+    },
+    "messages_missing": {
+        "id": "Beberapa pesan sebelumnya mungkin hilang. Minta kontakmu mengirim ulang pesan itu.",
+        "en": "Some earlier messages may be missing. Ask your contact to resend them.",
+    },
+}
+
+
+def notice_text(code: str, language: str = "id") -> str:
+    """Return the text of a notice code in ``language``, falling back to Indonesian."""
+    texts = NOTICE_MESSAGES[code]
+    return texts.get(language, texts["id"])

@@ -78,13 +78,23 @@ async def flush(engine: Engine, connection: RelayConnection, proven: set[bytes])
     Raises:
         RelayConnectionClosed: the connection ended; the envelopes stay queued.
     """
-    if not await _flush_control(engine, connection, proven):
-        return False
-
     for _ in range(MAX_ROUNDS):
         items = await asyncio.to_thread(engine.store.pending_outbox, BATCH_SIZE)
+        # Control messages and texts go out in the order of their seq, so the receiver
+        # does not take a receipt that overtook a text for a sign of lost messages.
+        first_text_seq = items[0].sender_seq if items else None
+        if not await _flush_control(engine, connection, proven, first_text_seq):
+            return False
         if not items:
             return True
+        next_control_seq = min(
+            (item.seq for item in engine.state.control_outbox if item.seq), default=None
+        )
+        if next_control_seq is not None:
+            # Seqs are unique per sender, so the first text always stays in the batch.
+            items = [item for item in items if (item.sender_seq or 0) < next_control_seq] or items[
+                :1
+            ]
         try:
             for destination in dict.fromkeys(item.destination for item in items):
                 await _check_proof(engine, connection, proven, destination)
@@ -124,8 +134,13 @@ async def send_now(
             return
 
 
-async def _flush_control(engine: Engine, connection: RelayConnection, proven: set[bytes]) -> bool:
+async def _flush_control(
+    engine: Engine, connection: RelayConnection, proven: set[bytes], below_seq: int | None
+) -> bool:
+    """Send the control envelopes whose seq is below ``below_seq`` (None: all of them)."""
     for item in list(engine.state.control_outbox):
+        if below_seq is not None and item.seq and item.seq >= below_seq:
+            continue
         try:
             await _send_proved(engine, connection, proven, item.destination, item.envelope)
         except RelayCommandError as error:
@@ -233,8 +248,10 @@ async def _handle_refusal(
 
 
 async def _mark_sent(engine: Engine, item: OutboxItem) -> None:
-    await asyncio.to_thread(engine.store.mark_sent, item.message_order)
-    engine.status_changed(_contact_of(engine, item.destination), item.message_order, "sent")
+    # By outbox id: a session renewal may have replaced this envelope while it was in
+    # flight, and the replacement must stay queued.
+    if await asyncio.to_thread(engine.store.mark_outbox_sent, item.id):
+        engine.status_changed(_contact_of(engine, item.destination), item.message_order, "sent")
 
 
 def _contact_of(engine: Engine, destination: bytes) -> int:

@@ -27,11 +27,13 @@ from konsel.protocol.content import (
     Introduction,
     Profile,
     Read,
+    Role,
     SessionControl,
     Text,
     decode_content,
+    new_message_id,
 )
-from konsel.protocol.envelope import message_id
+from konsel.protocol.envelope import decode_envelope, is_renew_request, message_id
 from konsel.protocol.errors import (
     AuthenticationError,
     DecodeError,
@@ -39,6 +41,7 @@ from konsel.protocol.errors import (
     HandshakeError,
     KonselError,
 )
+from konsel.protocol.ratchet import open_header
 
 from . import pairing, records_flow, renewal
 from .engine_state import commit_state, write_store
@@ -48,6 +51,7 @@ from .events import (
     ContentReceived,
     DamagedMessage,
     MessageReceived,
+    MessagesMissing,
 )
 from .relay_connection import Delivery, RelayConnection
 from .store import MessageFields, StoredMessage
@@ -61,8 +65,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger("konsel.client.receive")
 
 AUTH_FAILURES_BEFORE_RENEWAL = 3
-"""Consecutive envelopes from a known peer that fail authentication before the session
-is treated as broken, for example because the peer restored an old backup."""
+"""Consecutive envelopes from a contact whose header opens under no key of the session
+before the session is treated as broken. One such envelope may be a byte changed in
+transit; an envelope whose header opens and whose body fails starts a renewal at once."""
 
 
 async def handle_delivery(engine: Engine, connection: RelayConnection, delivery: Delivery) -> None:
@@ -99,6 +104,10 @@ async def _handle_private(
             engine.emit(DamagedMessage(contact_id, "no session with this contact"))
             return
 
+        if is_renew_request(envelope):
+            await renewal.handle_renew_request(engine, connection, contact_id, delivery)
+            return
+
         engine.decrypt_count += 1
         try:
             plaintext, new_session = session.decrypt(envelope, engine.clock() // 1000)
@@ -108,15 +117,11 @@ async def _handle_private(
             return
         except DuplicateMessageError:
             # Authentic, already decrypted, yet never stored: the peer's ratchet went back.
-            logger.warning("peer reused message keys; renewing the session")
-            await renewal.renew_session(engine, connection, contact_id)
+            logger.warning("peer reused message keys; recovering the session")
+            await renewal.recover(engine, connection, contact_id)
             return
         except AuthenticationError:
-            route.auth_failures += 1
-            engine.emit(DamagedMessage(contact_id, "the envelope failed authentication"))
-            if route.auth_failures >= AUTH_FAILURES_BEFORE_RENEWAL:
-                route.auth_failures = 0
-                await renewal.renew_session(engine, connection, contact_id)
+            await _authentication_failed(engine, connection, contact_id, envelope)
             return
         except (DecodeError, KonselError) as error:
             engine.emit(DamagedMessage(contact_id, f"unreadable envelope: {type(error).__name__}"))
@@ -134,7 +139,87 @@ async def _handle_private(
             engine.emit(DamagedMessage(contact_id, f"invalid content: {error.field}"))
             return
 
+        missing = await engine.incoming_seq_gap(contact_id, content.seq)
+        if missing:
+            engine.emit(MessagesMissing(contact_id, missing))
+        if not isinstance(content, Text):
+            route.peer_last_seq = max(route.peer_last_seq, content.seq)
         await _apply(engine, connection, contact_id, envelope_id, content, new_session)
+
+
+async def _authentication_failed(
+    engine: Engine, connection: RelayConnection, contact_id: int, envelope: bytes
+) -> None:
+    """Report an envelope that failed authentication and recover a broken session.
+
+    If the envelope's header opens under one of the session's header keys, the peer
+    wrote it on a chain this session decrypted before, and only the body's key differs.
+    So one side restored an old backup, and the session is replaced at once.
+
+    A header that opens under no key is either a byte changed in transit (the header
+    nonce is a hash of the body, so a changed body fails the header too) or a message
+    from a chain this side has forgotten because it was itself restored. The first
+    such failure in a row therefore sends a probe: a content message under this side's
+    session. A restored side writes it with message keys the peer has already used, so
+    the peer finds the rollback and recovers at once; an intact session just decrypts
+    it. After :data:`AUTH_FAILURES_BEFORE_RENEWAL` failures in a row the session is
+    replaced anyway.
+    """
+    route = engine.state.routes[contact_id]
+    route.auth_failures += 1
+    engine.emit(DamagedMessage(contact_id, "the envelope failed authentication"))
+    if not route.accepted:
+        return
+    session = await engine.session(contact_id)
+    if session is None:
+        return
+    failures = route.auth_failures
+    if not header_opens(session, envelope) and failures < AUTH_FAILURES_BEFORE_RENEWAL:
+        if failures == 1 and not renewal.in_cooldown(engine, contact_id):
+            await _send_probe(engine, contact_id)
+        return
+    if renewal.in_cooldown(engine, contact_id) and failures < AUTH_FAILURES_BEFORE_RENEWAL:
+        # Envelopes the peer sent under the old session arrive after the renewal.
+        return
+    route.auth_failures = 0
+    route.recovered_at = 0
+    await renewal.recover(engine, connection, contact_id)
+
+
+async def _send_probe(engine: Engine, contact_id: int) -> None:
+    # A profile message repeats this user's name and role, so an intact peer changes
+    # nothing when it decrypts it.
+    logger.info("unreadable envelope from contact %d; sending a probe", contact_id)
+    role: Role = "konselor" if engine.state.role == "counselor" else "konseli"
+    seq = await engine.next_seq(contact_id)
+    probe = Profile(
+        new_message_id(), seq, engine.clock(), display_name=engine.state.display_name, role=role
+    )
+    await engine.queue_control(contact_id, probe)
+
+
+def header_opens(session: Session, envelope: bytes) -> bool:
+    """Return whether the envelope's header opens under a header key of ``session``.
+
+    NOTE: this reads the ratchet state's header keys from outside the protocol package;
+    it belongs in :class:`~konsel.protocol.session.Session` as a method.
+    """
+    try:
+        parsed = decode_envelope(envelope)
+    except DecodeError:
+        return False
+    state = session.ratchet
+    keys = [state.receiving_header_key, state.next_receiving_header_key]
+    keys.extend(state.previous_receiving_header_keys)
+    keys.extend(header_key for header_key, _number in state.skipped)
+    for header_key in dict.fromkeys(key for key in keys if key is not None):
+        try:
+            opened = open_header(header_key, parsed.header, parsed.body, session.associated_data)
+        except DecodeError:
+            return True
+        if opened is not None:
+            return True
+    return False
 
 
 async def _is_duplicate(engine: Engine, envelope_id: bytes) -> bool:
@@ -201,9 +286,13 @@ async def _store_text(
         engine.sync.wake_receipts()
 
     if await write_store(engine, record, show) is None:
-        # The same content id in another envelope: keep the advanced session only.
+        # The same content id in another envelope, as resent after a session renewal:
+        # keep the advanced session, and confirm the delivery again so the sender stops
+        # resending it.
         engine.state.remember_control(envelope_id)
         await _commit_session(engine, contact_id, session)
+        engine.pending_delivered[contact_id].append(text.message_id)
+        engine.sync.wake_receipts()
 
 
 async def _apply_receipt(engine: Engine, contact_id: int, receipt: Delivered | Read) -> None:

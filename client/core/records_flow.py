@@ -304,9 +304,11 @@ async def _send(
     async with engine.lock:
         if await engine.session(contact_id) is None:
             raise EngineError("contact_not_found", f"no session with contact {contact_id}")
+        seq = await engine.next_seq(contact_id)
         try:
-            content = build(new_message_id(), await engine.next_seq(contact_id), engine.clock())
+            content = build(new_message_id(), seq, engine.clock())
         except InvalidContentError as error:
+            engine.release_seq(contact_id, seq)
             raise EngineError("message_invalid", str(error)) from None
         return await engine.queue_control(contact_id, content, effect=effect)
 

@@ -76,6 +76,8 @@ class OutboxItem:
     envelope: bytes
     attempts: int
     created_at: int
+    sender_seq: int | None = None
+    """The message's ``seq``, so the sender can order texts and control messages."""
 
 
 _MESSAGE_COLUMNS = (
@@ -188,12 +190,14 @@ class MessageLog(ContactBook):
     def pending_outbox(self, limit: int = 100) -> list[OutboxItem]:
         """Return up to ``limit`` unsent envelopes, oldest first."""
         rows = self.db.execute(
-            "SELECT id, message_order, destination, envelope, attempts, created_at FROM outbox "
-            "ORDER BY id LIMIT ?",
+            "SELECT o.id, o.message_order, o.destination, o.envelope, o.attempts, o.created_at, "
+            "m.sender_seq FROM outbox AS o JOIN messages AS m ON m.local_order = o.message_order "
+            "ORDER BY o.id LIMIT ?",
             [limit],
         ).fetchall()
         return [
-            OutboxItem(row[0], row[1], bytes(row[2]), bytes(row[3]), row[4], row[5]) for row in rows
+            OutboxItem(row[0], row[1], bytes(row[2]), bytes(row[3]), row[4], row[5], row[6])
+            for row in rows
         ]
 
     @serialized
@@ -217,6 +221,70 @@ class MessageLog(ContactBook):
         with self._write():
             self._advance_status(order, "sent")
             self.db.execute("DELETE FROM outbox WHERE message_order = ?", [order])
+
+    @serialized
+    def mark_outbox_sent(self, outbox_id: int) -> bool:
+        """Mark the message of one outbox envelope as sent and drop that envelope.
+
+        Returns False and changes nothing when the envelope is gone, for example because
+        :meth:`requeue_outgoing` replaced it while its send was in flight.
+        """
+        with self._write():
+            row = self.db.execute(
+                "SELECT message_order FROM outbox WHERE id = ?", [outbox_id]
+            ).fetchone()
+            if row is None:
+                return False
+            self._advance_status(row[0], "sent")
+            self.db.execute("DELETE FROM outbox WHERE id = ?", [outbox_id])
+        return True
+
+    @serialized
+    def undelivered_outgoing(self, conversation_id: int) -> list[StoredMessage]:
+        """Return this user's messages that are waiting or sent, in display order."""
+        rows = self.db.execute(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages AS m "  # noqa: S608
+            "WHERE m.conversation_id = ? AND m.direction = 'out' "
+            "AND m.status IN ('waiting', 'sent') ORDER BY m.local_order",
+            [conversation_id],
+        ).fetchall()
+        return [_message(row) for row in rows]
+
+    @serialized
+    def requeue_outgoing(
+        self,
+        conversation_id: int,
+        envelopes: list[tuple[int, bytes, bytes]],
+        session_state: bytes,
+        *,
+        destination: bytes,
+    ) -> None:
+        """Replace the envelopes of own messages and queue them again, with the session.
+
+        ``envelopes`` holds (message order, new envelope id, new envelope) in the order
+        to send. Each message goes back to ``waiting``, its old outbox envelope is
+        dropped, and the ratchet state after the new envelopes is stored in the same
+        transaction.
+
+        Raises:
+            DuplicateMessage: a new envelope id is already stored.
+            RecordNotFound: the conversation does not exist.
+        """
+        contact_id = self._conversation_contact(conversation_id)
+        with self._write(), self._duplicates_as(conversation_id):
+            self._put_session(contact_id, session_state)
+            for order, envelope_id, envelope in envelopes:
+                self.db.execute(
+                    "UPDATE messages SET envelope_id = ?, status = 'waiting' "
+                    "WHERE local_order = ? AND conversation_id = ? AND direction = 'out'",
+                    [bytes(envelope_id), order, conversation_id],
+                )
+                self.db.execute("DELETE FROM outbox WHERE message_order = ?", [order])
+                self.db.execute(
+                    "INSERT INTO outbox (message_order, destination, envelope, created_at) "
+                    "VALUES (?, ?, ?, ?)",
+                    [order, bytes(destination), bytes(envelope), self._clock()],
+                )
 
     @serialized
     def mark_delivered(self, order: int) -> None:
@@ -277,6 +345,15 @@ class MessageLog(ContactBook):
         """Return the highest ``sender_seq`` of this user's messages in a conversation, or 0."""
         row = self.db.execute(
             "SELECT max(sender_seq) FROM messages WHERE conversation_id = ? AND direction = 'out'",
+            [conversation_id],
+        ).fetchone()
+        return int(row[0] or 0)
+
+    @serialized
+    def max_incoming_seq(self, conversation_id: int) -> int:
+        """Return the highest ``sender_seq`` of the contact's messages in a conversation, or 0."""
+        row = self.db.execute(
+            "SELECT max(sender_seq) FROM messages WHERE conversation_id = ? AND direction = 'in'",
             [conversation_id],
         ).fetchone()
         return int(row[0] or 0)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -322,3 +323,44 @@ class FreezingProxy:
         finally:
             if number not in self._frozen:
                 sink.close()
+
+
+async def backup_profile(engine: Engine, backup_dir: Path, **options: object) -> Engine:
+    """Close an engine, copy its profile directory to ``backup_dir``, and open it again."""
+    directory = engine.store.profile.directory
+    await engine.close()
+    shutil.copytree(directory, backup_dir)
+    options.setdefault("options", FAST_SYNC)
+    return await Engine.open(directory, PASSPHRASE, **options)  # type: ignore[arg-type]
+
+
+async def restore_profile(engine: Engine, backup_dir: Path, **options: object) -> Engine:
+    """Close an engine, replace its profile directory with ``backup_dir``, and open it."""
+    directory = engine.store.profile.directory
+    await engine.close()
+    shutil.rmtree(directory)
+    shutil.copytree(backup_dir, directory)
+    options.setdefault("options", FAST_SYNC)
+    return await Engine.open(directory, PASSPHRASE, **options)  # type: ignore[arg-type]
+
+
+class KeyNonceRecorder:
+    """Wrap the ratchet's AEAD encryption and record every (key, nonce) it encrypts under.
+
+    Install it with ``monkeypatch.setattr(ratchet, "aead_encrypt", recorder)``. It covers
+    every header and body that any engine of the test process encrypts. A (key, nonce)
+    pair used for two different plaintexts is a reuse and lands in :attr:`reused`.
+    """
+
+    def __init__(self, encrypt: Callable[[bytes, bytes, bytes, bytes], bytes]) -> None:
+        self._encrypt = encrypt
+        self._seen: dict[tuple[bytes, bytes], bytes] = {}
+        self.reused: list[tuple[bytes, bytes]] = []
+        self.count = 0
+
+    def __call__(self, plaintext: bytes, associated_data: bytes, nonce: bytes, key: bytes) -> bytes:
+        self.count += 1
+        earlier = self._seen.setdefault((bytes(key), bytes(nonce)), bytes(plaintext))
+        if earlier != plaintext:
+            self.reused.append((bytes(key), bytes(nonce)))
+        return self._encrypt(plaintext, associated_data, nonce, key)
