@@ -35,9 +35,10 @@ from konsel.protocol.envelope import MAX_PLAINTEXT_SIZE, message_id
 from konsel.protocol.errors import InvalidContentError
 from konsel.protocol.identity import IdentityKeyPair
 from konsel.protocol.prekeys import PrekeyStore
+from konsel.protocol.safety import SafetyCode
 from konsel.protocol.session import Session
 
-from . import outbox, pairing
+from . import outbox, pairing, renewal, shortcode_flow
 from .engine_state import (
     ControlItem,
     EngineState,
@@ -59,6 +60,7 @@ from .events import (
 from .passphrase import DEFAULT_KDF, KdfParams
 from .profile import resolve_profile
 from .records_flow import CounselingApi
+from .relay_connection import Delivery
 from .store import MessageFields, Store, StoredMessage
 from .sync import EngineHooks, SyncLoop, SyncOptions
 
@@ -112,6 +114,11 @@ class Engine(CounselingApi):
         self._peer_seq: dict[int, int] = {}
         self._connection_state: ConnectionState = "offline"
         self.sync = SyncLoop(self, options or SyncOptions())
+        self.shortcodes = shortcode_flow.ShortCodeFlow(self)
+        self.key_changes: dict[int, list[Delivery]] = {}
+        """Deliveries held unacknowledged per contact whose identity key changed, until
+        :meth:`confirm_key_change`."""
+        """Pairing by short code; the methods below are its API."""
 
     # --- opening and closing -------------------------------------------------------------
 
@@ -174,6 +181,7 @@ class Engine(CounselingApi):
 
     async def close(self) -> None:
         """Stop syncing and close the store; safe to call twice."""
+        await self.shortcodes.close()
         await self.sync.stop()
         async with self.lock:
             await asyncio.to_thread(self.store.close)
@@ -463,3 +471,44 @@ class Engine(CounselingApi):
     def pending_requests(self) -> list[tuple[int, str]]:
         """Return (request id, display name) of every pending contact request."""
         return [(r.request_id, r.display_name) for r in self.state.pending.values()]
+
+    # --- short codes and verification ----------------------------------------------------
+
+    async def create_code(self, ttl: int = 600) -> str:
+        """Open a short code such as ``7-kancil-pelangi`` for a konseli (counselors only).
+
+        The outcome arrives as a :class:`.events.ShortCodePaired` or
+        :class:`.events.ShortCodeFailed` event.
+        """
+        return await self.shortcodes.create_code(ttl)
+
+    async def cancel_code(self) -> None:
+        """Cancel the open short code, if any."""
+        await self.shortcodes.cancel_code()
+
+    async def join_code(self, text: str, relay_url: str | None = None) -> int:
+        """Pair with a counselor by a short code; return the new contact's id.
+
+        Raises:
+            EngineError: a short-code error code, or ``code_not_found``.
+        """
+        return await self.shortcodes.join_code(text, relay_url)
+
+    async def safety_code(self, contact_id: int) -> SafetyCode:
+        """Return the safety code (digits and words) to compare with a contact."""
+        return await shortcode_flow.contact_safety_code(self, contact_id)
+
+    async def mark_verified(self, contact_id: int, verified: bool = True) -> None:
+        """Store whether the safety code with a contact was compared and matched."""
+        await shortcode_flow.mark_verified(self, contact_id, verified)
+
+    async def confirm_key_change(self, contact_id: int) -> int:
+        """Accept a contact's new identity key and show its held messages.
+
+        Returns the number of held deliveries processed.
+
+        Raises:
+            EngineError: ``key_change_not_found`` or ``offline``.
+        """
+        connection = await pairing.connect_for_request(self)
+        return await renewal.confirm_key_change(self, connection, contact_id)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 from konsel.protocol.content import EvalQuestion
+from konsel.protocol.shortcode_errors import MESSAGES as SHORTCODE_MESSAGES
 
 from .store_messages import StoredMessage
 
@@ -184,6 +185,51 @@ class ContentReceived:
 
 
 @dataclass(frozen=True)
+class ShortCodeReady:
+    """The counselor's short code is open on the relay; show ``code`` to the konseli."""
+
+    code: str
+    expires_at: int
+    """Unix seconds at which the relay ends the rendezvous."""
+
+
+@dataclass(frozen=True)
+class ShortCodePaired:
+    """A short-code exchange ended with a contact on this side."""
+
+    contact_id: int
+    display_name: str
+
+
+@dataclass(frozen=True)
+class ShortCodeFailed:
+    """A short-code exchange failed; ``code`` is a key of the short-code error texts."""
+
+    code: str
+    detail: str
+
+    def text(self, language: str = "id") -> str:
+        """Return the error text in ``language`` (``"id"`` or ``"en"``)."""
+        return shortcode_text(self.code, language)
+
+
+@dataclass(frozen=True)
+class ContactKeyChanged:
+    """A contact's identity key changed: its new messages are held until the user confirms.
+
+    The verified mark is cleared. Show :meth:`text`, let the user compare the new safety
+    code, then call :meth:`Engine.confirm_key_change` to read the held messages.
+    """
+
+    code: ClassVar[str] = "key_changed"
+    contact_id: int
+
+    def text(self, language: str = "id") -> str:
+        """Return the warning in ``language`` (``"id"`` or ``"en"``)."""
+        return notice_text(self.code, language)
+
+
+@dataclass(frozen=True)
 class EngineErrorEvent:
     """An error the engine handled in the background; ``code`` is a key of ERROR_MESSAGES."""
 
@@ -207,6 +253,10 @@ Event = (
     | EvaluationReceived
     | ContentReceived
     | EngineErrorEvent
+    | ShortCodeReady
+    | ShortCodePaired
+    | ShortCodeFailed
+    | ContactKeyChanged
 )
 
 
@@ -328,6 +378,18 @@ ERROR_MESSAGES: dict[str, dict[str, str]] = {
         "id": "Kontak mengirim data sesi yang tidak sesuai dengan perannya. Data itu diabaikan.",
         "en": "The contact sent session data that does not fit their role. It was ignored.",
     },
+    "code_not_found": {
+        "id": "Kode tidak berlaku atau sudah dipakai. Minta kode baru kepada guru BK.",
+        "en": "The code is not valid or was already used. Ask the counselor for a new code.",
+    },
+    "key_change_not_found": {
+        "id": "Tidak ada perubahan kunci yang menunggu konfirmasi untuk kontak ini.",
+        "en": "No key change is waiting for confirmation for this contact.",
+    },
+    "code_active": {
+        "id": "Masih ada kode yang aktif. Batalkan dulu kode itu sebelum membuat kode baru.",
+        "en": "A code is still active. Cancel it before creating a new one.",
+    },
     "relay_fatal": {
         "id": "Server tidak bisa dipakai oleh versi aplikasi ini. Hubungi pengelola server.",
         "en": "This version of the app cannot use the server. Contact the server's administrator.",
@@ -335,6 +397,12 @@ ERROR_MESSAGES: dict[str, dict[str, str]] = {
 }
 
 NOTICE_MESSAGES: dict[str, dict[str, str]] = {
+    "key_changed": {
+        "id": "Kunci keamanan kontak ini berubah. Pesan barunya ditahan dulu. Cocokkan kode "
+        "keamanan yang baru dengan kontakmu secara langsung, lalu konfirmasi untuk membacanya.",
+        "en": "This contact's security key changed. Their new messages are held for now. "
+        "Compare the new safety code with your contact in person, then confirm to read them.",
+    },
     "session_renewed": {
         "id": "Sesi terenkripsi dengan kontak ini sudah diperbarui. Pesan sebelumnya mungkin "
         "perlu dikirim ulang.",
@@ -346,6 +414,20 @@ NOTICE_MESSAGES: dict[str, dict[str, str]] = {
         "en": "Some earlier messages may be missing. Ask your contact to resend them.",
     },
 }
+
+
+def shortcode_text(code: str, language: str = "id") -> str:
+    """Return the text of a short-code error code in ``language``, falling back to Indonesian.
+
+    The codes are those of :data:`konsel.protocol.shortcode_errors.MESSAGES` and of
+    :data:`ERROR_MESSAGES`. An unknown code reads as the generic pairing failure.
+    """
+    texts = (
+        SHORTCODE_MESSAGES.get(code)
+        or ERROR_MESSAGES.get(code)
+        or SHORTCODE_MESSAGES["pairing_failed"]
+    )
+    return texts.get(language, texts["id"])
 
 
 def notice_text(code: str, language: str = "id") -> str:

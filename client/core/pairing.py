@@ -65,6 +65,11 @@ def _content_role(role: str) -> str:
 
 
 async def _connection(engine: Engine) -> RelayConnection:
+    return await connect_for_request(engine)
+
+
+async def connect_for_request(engine: Engine) -> RelayConnection:
+    """Return the sync loop's relay connection, or raise ``offline`` after 10 s."""
     try:
         return await engine.sync.wait_connected(CONNECT_TIMEOUT)
     except TimeoutError:
@@ -150,11 +155,19 @@ def _drop_oldest_one_time_prekeys(prekeys: PrekeyStore, room: int) -> PrekeyStor
 
 async def accept_invitation(engine: Engine, link: str) -> int:
     """Send a contact request through an invitation link; return the new contact's id."""
-    state = engine.state
     try:
         invitation = decode_link(link, now=int(time.time()))
     except InvitationError as error:
         raise EngineError(error.code, str(error)) from None
+    return await accept_decoded_invitation(engine, invitation)
+
+
+async def accept_decoded_invitation(engine: Engine, invitation: Invitation) -> int:
+    """Send a contact request to a checked invitation; return the new contact's id.
+
+    Both the link flow and the short-code flow end here.
+    """
+    state = engine.state
     if state.relay_url is None:
         state.relay_url = invitation.relay_url
         engine.sync.start()
@@ -255,6 +268,9 @@ async def handle_request(engine: Engine, connection: RelayConnection, delivery: 
 
     fingerprint = session.remote_identity.fingerprint()[:8]
     engine.emit(ContactRequestPending(request.request_id, request.display_name, fingerprint))
+    # A konseli who paired by short code proved its identity key in that exchange, so
+    # the short-code flow accepts its request without asking the counselor again.
+    engine.shortcodes.request_arrived(request)
 
 
 async def accept_request(engine: Engine, request_id: int) -> int:

@@ -80,8 +80,9 @@ async def handle_delivery(engine: Engine, connection: RelayConnection, delivery:
         inbox = state.private_inboxes.get(delivery.receive_id)
         if inbox is None or inbox.contact_id is None:
             logger.warning("delivery for an unknown inbox %s", delivery.receive_id[:3].hex())
-        else:
-            await _handle_private(engine, connection, inbox.contact_id, delivery)
+        elif await _handle_private(engine, connection, inbox.contact_id, delivery):
+            # Held after an identity key change: acknowledged once the user confirms it.
+            return
 
     if engine.hooks.before_ack is not None:
         await engine.hooks.before_ack(delivery)
@@ -90,42 +91,45 @@ async def handle_delivery(engine: Engine, connection: RelayConnection, delivery:
 
 async def _handle_private(
     engine: Engine, connection: RelayConnection, contact_id: int, delivery: Delivery
-) -> None:
+) -> bool:
+    """Process one delivery from a contact's inbox; return whether it is held unacknowledged."""
     envelope = delivery.envelope
     envelope_id = message_id(envelope)
     if await _is_duplicate(engine, envelope_id):
         engine.duplicate_count += 1
-        return
+        return False
 
     async with engine.lock:
+        if contact_id in engine.key_changes:
+            await renewal.hold_key_change(engine, contact_id, delivery)
+            return True
         session = await engine.session(contact_id)
         route = engine.state.routes.get(contact_id)
         if session is None or route is None:
             engine.emit(DamagedMessage(contact_id, "no session with this contact"))
-            return
+            return False
 
         if is_renew_request(envelope):
             await renewal.handle_renew_request(engine, connection, contact_id, delivery)
-            return
+            return False
 
         engine.decrypt_count += 1
         try:
             plaintext, new_session = session.decrypt(envelope, engine.clock() // 1000)
         except HandshakeError:
             # An "i" envelope with a new ephemeral key: the peer started a new session.
-            await renewal.accept_renewal(engine, connection, contact_id, delivery)
-            return
+            return await renewal.accept_renewal(engine, connection, contact_id, delivery)
         except DuplicateMessageError:
             # Authentic, already decrypted, yet never stored: the peer's ratchet went back.
             logger.warning("peer reused message keys; recovering the session")
             await renewal.recover(engine, connection, contact_id)
-            return
+            return False
         except AuthenticationError:
             await _authentication_failed(engine, connection, contact_id, envelope)
-            return
+            return False
         except (DecodeError, KonselError) as error:
             engine.emit(DamagedMessage(contact_id, f"unreadable envelope: {type(error).__name__}"))
-            return
+            return False
 
         if engine.hooks.after_decrypt is not None:
             await engine.hooks.after_decrypt(delivery)
@@ -137,7 +141,7 @@ async def _handle_private(
             engine.state.remember_control(envelope_id)
             await _commit_session(engine, contact_id, new_session)
             engine.emit(DamagedMessage(contact_id, f"invalid content: {error.field}"))
-            return
+            return False
 
         missing = await engine.incoming_seq_gap(contact_id, content.seq)
         if missing:
@@ -145,6 +149,7 @@ async def _handle_private(
         if not isinstance(content, Text):
             route.peer_last_seq = max(route.peer_last_seq, content.seq)
         await _apply(engine, connection, contact_id, envelope_id, content, new_session)
+    return False
 
 
 async def _authentication_failed(

@@ -38,7 +38,14 @@ from konsel.protocol.renew_request import (
 from konsel.protocol.session import Session
 
 from .engine_state import MAX_RENEW_NONCES, ControlItem, commit_state, write_store
-from .events import DamagedMessage, MessagesMissing, RenewalCause, SessionRenewed
+from .events import (
+    ContactKeyChanged,
+    DamagedMessage,
+    EngineError,
+    MessagesMissing,
+    RenewalCause,
+    SessionRenewed,
+)
 from .pairing import own_introduction
 from .relay_connection import Delivery, RelayCommandError, RelayConnection
 
@@ -182,10 +189,12 @@ async def renew_session(
 
 async def accept_renewal(
     engine: Engine, connection: RelayConnection, contact_id: int, delivery: Delivery
-) -> None:
+) -> bool:
     """Replace a contact's session from an "i" envelope that starts a new one.
 
-    Call with :attr:`Engine.lock` held.
+    Call with :attr:`Engine.lock` held. An envelope from another identity key than the
+    contact's starts a hold (:func:`hold_key_change`) instead. Returns whether the
+    delivery is held, and so must not be acknowledged.
     """
     try:
         session, plaintext, prekeys = Session.respond(
@@ -194,11 +203,11 @@ async def accept_renewal(
         content = decode_content(plaintext)
     except (DecodeError, KonselError) as error:
         engine.emit(DamagedMessage(contact_id, f"unreadable new session: {type(error).__name__}"))
-        return
+        return False
     contact = await asyncio.to_thread(engine.store.get_contact, contact_id)
     if session.remote_identity.ed25519 != contact.identity_key:
-        engine.emit(DamagedMessage(contact_id, "a new session from another identity"))
-        return
+        await hold_key_change(engine, contact_id, delivery)
+        return True
 
     engine.state.remember_control(message_id(delivery.envelope))
     route = engine.state.routes[contact_id]
@@ -221,6 +230,57 @@ async def accept_renewal(
     resent = await resend_undelivered(engine, contact_id, session)
     engine.sync.wake_outbox()
     engine.emit(SessionRenewed(contact_id, "peer_renewed", resent))
+    return False
+
+
+async def hold_key_change(engine: Engine, contact_id: int, delivery: Delivery) -> None:
+    """Hold a delivery from a contact whose identity key changed, unacknowledged.
+
+    The first held delivery clears the contact's verified mark and emits
+    :class:`~.events.ContactKeyChanged`. Held deliveries stay on the relay, so after a
+    restart the relay delivers them again and the hold starts again. The relay's window
+    of unacknowledged deliveries per inbox bounds how many this side keeps in memory.
+    Call with :attr:`Engine.lock` held.
+    """
+    held = engine.key_changes.get(contact_id)
+    if held is None:
+        held = engine.key_changes[contact_id] = []
+        await asyncio.to_thread(engine.store.update_contact, contact_id, verified=False)
+        logger.warning("identity key of contact %d changed; holding its messages", contact_id)
+        engine.emit(ContactKeyChanged(contact_id))
+    if all(earlier.message_id != delivery.message_id for earlier in held):
+        held.append(delivery)
+
+
+async def confirm_key_change(engine: Engine, connection: RelayConnection, contact_id: int) -> int:
+    """Take the contact's new identity key and process its held deliveries in order.
+
+    Returns the number of held deliveries processed.
+
+    Raises:
+        EngineError: ``key_change_not_found`` when nothing is held for this contact.
+    """
+    # Imported here because the receive module imports this one.
+    from .receive import handle_delivery
+
+    async with engine.lock:
+        held = engine.key_changes.get(contact_id)
+        if not held:
+            raise EngineError("key_change_not_found", f"contact {contact_id}")
+        try:
+            session, _plaintext, _prekeys = Session.respond(
+                engine.identity, engine.prekeys, held[0].envelope, now=engine.clock() // 1000
+            )
+        except (DecodeError, KonselError) as error:
+            raise EngineError("key_change_not_found", type(error).__name__) from None
+        new_key = session.remote_identity.ed25519
+        await asyncio.to_thread(engine.store.replace_identity_key, contact_id, new_key)
+        del engine.key_changes[contact_id]
+    logger.info("user confirmed the new identity key of contact %d", contact_id)
+
+    for delivery in held:
+        await handle_delivery(engine, connection, delivery)
+    return len(held)
 
 
 async def resend_undelivered(engine: Engine, contact_id: int, session: Session) -> int:

@@ -94,6 +94,22 @@ class ContactBook(StoreBase):
         return self._contact(contact_id)
 
     @serialized
+    def replace_identity_key(self, contact_id: int, identity_key: bytes) -> Contact:
+        """Store a contact's new identity key (32 bytes) and clear its verified mark.
+
+        The old safety code no longer applies, so both change in one transaction.
+        """
+        if len(identity_key) != 32:
+            raise ValueError(f"identity_key must be 32 bytes, got {len(identity_key)}")
+        self._contact(contact_id)
+        with self._write():
+            self.db.execute(
+                "UPDATE contacts SET identity_key = ?, verified = 0 WHERE id = ?",
+                [bytes(identity_key), contact_id],
+            )
+        return self._contact(contact_id)
+
+    @serialized
     def delete_contact(self, contact_id: int) -> None:
         """Delete a contact with its conversation, messages, session and records."""
         self._contact(contact_id)
