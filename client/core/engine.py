@@ -456,6 +456,7 @@ class Engine(CounselingApi):
         Raises:
             EngineError: a link error code of :data:`konsel.protocol.invitation.MESSAGES`
                 (``link_damaged``, ``link_expired``, ...), or ``invitation_invalid``,
+                ``invitation_used`` (the relay has no inbox or bundle behind the link),
                 ``relay_mismatch`` or ``offline``.
         """
         return await pairing.accept_invitation(self, link)

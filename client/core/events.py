@@ -350,6 +350,11 @@ ERROR_MESSAGES: dict[str, dict[str, str]] = {
         "id": "Undangan tidak bisa dipakai. Minta tautan baru kepada guru BK.",
         "en": "The invitation cannot be used. Ask the counselor for a new link.",
     },
+    "invitation_used": {
+        "id": "Undangan ini sudah dipakai atau sudah kedaluwarsa. Minta undangan baru kepada "
+        "guru BK.",
+        "en": "This invitation was already used or has expired. Ask your counselor for a new one.",
+    },
     "relay_rejected": {
         "id": "Server menolak permintaan ini. Coba lagi nanti.",
         "en": "The server rejected this request. Try again later.",

@@ -47,7 +47,7 @@ from .events import (
     DamagedMessage,
     EngineError,
 )
-from .relay_connection import Delivery, RelayConnection
+from .relay_connection import Delivery, RelayCommandError, RelayConnection
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -98,6 +98,8 @@ async def create_invitation(engine: Engine, kind: str, expires_at: int | None) -
         await refill_prekeys(engine, connection, subscribed.prekeys)
 
     bundle = engine.prekeys.bundle(engine.identity, None).encode()
+    # NOTE: ``kind`` is advice only. Every invitation names the one contact inbox, so a
+    # one-time link keeps working after its first use until the inbox is deleted.
     invitation = Invitation(
         relay_url=state.relay_url,
         inbox_id=state.contact_inbox.send_id,
@@ -175,7 +177,16 @@ async def accept_decoded_invitation(engine: Engine, invitation: Invitation) -> i
         raise EngineError("relay_mismatch", "the invitation names another relay")
     connection = await _connection(engine)
 
-    fetched = await connection.fetch_prekeys(invitation.inbox_id)
+    try:
+        fetched = await connection.fetch_prekeys(invitation.inbox_id)
+    except RelayCommandError as error:
+        if error.code != "NOT_FOUND":
+            raise
+        # The relay gives NOT_FOUND for a deleted inbox and for one without a bundle, so
+        # the counselor deleted or never finished the inbox behind this invitation.
+        raise EngineError(
+            "invitation_used", "the relay has no inbox or bundle for this invitation"
+        ) from None
     try:
         bundle = PrekeyBundle.decode(fetched.bundle, fetched.one_time_prekey)
     except KonselError as error:

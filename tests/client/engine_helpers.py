@@ -364,3 +364,18 @@ class KeyNonceRecorder:
         if earlier != plaintext:
             self.reused.append((bytes(key), bytes(nonce)))
         return self._encrypt(plaintext, associated_data, nonce, key)
+
+
+async def delete_contact_inbox(engine: Engine) -> None:
+    """Delete a counselor's contact inbox on its relay over a connection of its own."""
+    from nacl.signing import SigningKey
+
+    from konsel.client.core.relay_connection import RelayConnection
+
+    inbox = engine.state.contact_inbox
+    assert inbox is not None and engine.state.relay_url is not None
+    connection = await RelayConnection.connect(engine.state.relay_url, ping_interval=None)
+    try:
+        await connection.delete_inbox(inbox.receive_id, SigningKey(inbox.owner_seed))
+    finally:
+        await connection.close()

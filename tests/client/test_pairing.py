@@ -11,6 +11,7 @@ from engine_helpers import (
     PASSPHRASE,
     Relay,
     bodies,
+    delete_contact_inbox,
     new_engine,
     pair,
     relay,
@@ -19,7 +20,7 @@ from engine_helpers import (
 )
 
 from konsel.client.core.engine import Engine
-from konsel.client.core.events import ContactRequestPending, EngineError
+from konsel.client.core.events import ERROR_MESSAGES, ContactRequestPending, EngineError
 
 __all__ = ["relay", "relays"]
 
@@ -172,3 +173,55 @@ async def test_pairing_prekeys_run_out(tmp_path: Path, relay: Relay) -> None:
         await counselor.close()
         for student in students:
             await student.close()
+
+
+async def test_pairing_reusable_two_students(tmp_path: Path, relay: Relay) -> None:
+    """One reusable link pairs two konseli, each with its own contact."""
+    counselor = await new_engine(tmp_path / "bk", "Bu Sari", "counselor", relay.url)
+    students = [
+        await new_engine(tmp_path / f"siswa-{name}", name, "student", None)
+        for name in ("Rani", "Dimas")
+    ]
+    try:
+        link = await counselor.create_invitation("reusable")
+        contact_ids = [await student.accept_invitation(link) for student in students]
+
+        async def two_requests() -> bool:
+            return len(counselor.pending_requests()) == 2
+
+        await wait_until(two_requests, "two contact requests")
+        for request_id, _ in counselor.pending_requests():
+            await counselor.accept_request(request_id)
+
+        async def both_accepted() -> bool:
+            routes = [s.state.routes[c] for s, c in zip(students, contact_ids, strict=True)]
+            return all(route.accepted for route in routes)
+
+        await wait_until(both_accepted, "both introductions")
+        names = sorted(contact.display_name for contact in await counselor.contacts())
+        assert names == ["Dimas", "Rani"]
+    finally:
+        await counselor.close()
+        for student in students:
+            await student.close()
+
+
+async def test_pairing_link_inbox_gone(tmp_path: Path, relay: Relay) -> None:
+    """A link whose contact inbox the relay no longer has fails with ``invitation_used``."""
+    counselor = await new_engine(tmp_path / "bk", "Bu Sari", "counselor", relay.url)
+    student = await new_engine(tmp_path / "siswa", "Rani", "student", None)
+    try:
+        link = await counselor.create_invitation("one_time")
+        await delete_contact_inbox(counselor)
+
+        with pytest.raises(EngineError) as raised:
+            await student.accept_invitation(link)
+        assert raised.value.code == "invitation_used"
+        assert await student.contacts() == []
+        assert student.state.control_outbox == []
+        assert counselor.pending_requests() == []
+        assert "sudah dipakai" in ERROR_MESSAGES["invitation_used"]["id"]
+        assert "already used" in ERROR_MESSAGES["invitation_used"]["en"]
+    finally:
+        await counselor.close()
+        await student.close()
