@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from invitation_samples import ALPHABET, INVITATION, NOW, invitation_fields
 
 from konsel.protocol.codec import pack
 from konsel.protocol.errors import UnsupportedVersionError
@@ -27,36 +28,6 @@ from konsel.protocol.invitation_link import (
     decode_link,
     encode_link,
 )
-
-ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
-NOW = 1_800_000_000
-
-INVITATION = Invitation(
-    relay_url="wss://relay.sman1.sch.id/konsel",
-    inbox_id=bytes(range(16)),
-    identity_key=bytes(range(32, 64)),
-    prekey_bundle=bytes(range(64, 128)),
-    kind="one_time",
-    expires_at=NOW + 3600,
-    display_name="Bu Sari (guru BK)",
-)
-
-
-def invitation_fields(**changes: Any) -> dict[str, Any]:
-    """Return the binary form of INVITATION as a map, with ``changes`` applied; ``...`` removes a key."""
-    fields: dict[str, Any] = {
-        "v": 1,
-        "t": "invitation",
-        "relay": INVITATION.relay_url,
-        "inbox": INVITATION.inbox_id,
-        "ik": INVITATION.identity_key,
-        "bundle": INVITATION.prekey_bundle,
-        "kind": INVITATION.kind,
-        "exp": INVITATION.expires_at,
-        "name": INVITATION.display_name,
-    }
-    fields.update(changes)
-    return {key: value for key, value in fields.items() if value is not ...}
 
 
 def test_link_round_trip() -> None:
