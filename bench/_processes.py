@@ -84,7 +84,9 @@ def wait_for_health(port: int, process: subprocess.Popen[bytes], timeout_s: floa
         if time.monotonic() >= deadline:
             break
         time.sleep(0.1)
-    raise RuntimeError(f"konsel-relay did not answer {url} within {timeout_s} s")
+    raise RuntimeError(
+        f"konsel-relay did not respond on {url} within {timeout_s} s; check its log for a startup error"
+    )
 
 
 def stop_process(process: subprocess.Popen[bytes], timeout_s: float = 10.0) -> None:

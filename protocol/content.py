@@ -366,13 +366,13 @@ class EvalAnswers(_ContentBase):
 
     session_id: bytes
     understanding: str
-    """What the konseli understood or learned in the session."""
+    """The konseli's account of what they understood or learned in the session."""
 
     comfort: str
-    """How the konseli felt during the session."""
+    """The konseli's feelings now, compared with the start of the session."""
 
     action: str
-    """What the konseli plans to do next."""
+    """The konseli's planned next step, and when."""
 
     comment: str | None = None
     ratings: tuple[EvalRating, ...] = ()
