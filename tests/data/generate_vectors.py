@@ -20,6 +20,7 @@ from konsel.protocol.envelope import message_id
 from konsel.protocol.identity import IdentityKeyPair
 from konsel.protocol.padding import pad
 from konsel.protocol.prekeys import PrekeyStore
+from konsel.protocol.renew_request import create_renew_request, signed_message
 from konsel.protocol.session import Session
 
 VECTORS_PATH = Path(__file__).with_name("protocol_vectors.json")
@@ -35,6 +36,7 @@ ALICE_TEXTS = [
 ]
 BOB_TEXT = "Selamat siang. Tentu boleh, Ibu siap mendengarkan."
 ALICE_AFTER_REPLY = "Terima kasih, Bu."
+RENEW_RNG_SEED = b"konsel vectors renew"
 
 
 def seeded_rng(seed: bytes) -> Callable[[int], bytes]:
@@ -139,12 +141,32 @@ def session_vectors() -> dict[str, Any]:
     }
 
 
+def renew_request_vectors() -> dict[str, Any]:
+    """Sign a renew request from Alice (the counselor) to Bob and record its bytes.
+
+    Ed25519 signatures are deterministic, so the envelope depends only on the two keys,
+    the nonce and the timestamp.
+    """
+    alice, bob = IdentityKeyPair(ALICE_SEED), IdentityKeyPair(BOB_SEED)
+    nonce = seeded_rng(RENEW_RNG_SEED)(16)
+    envelope = create_renew_request(alice, bob.public, NOW, lambda size: nonce[:size])
+    return {
+        "signer_seed": ALICE_SEED.hex(),
+        "recipient_seed": BOB_SEED.hex(),
+        "timestamp": NOW,
+        "nonce": nonce.hex(),
+        "signed_message": signed_message(alice.public, bob.public, nonce, NOW).hex(),
+        "envelope": envelope.hex(),
+    }
+
+
 def build_vectors() -> dict[str, Any]:
     """Compute all vectors."""
     return {
         "description": "konsel protocol v1 known-answer vectors; see generate_vectors.py",
         "components": component_vectors(),
         "session": session_vectors(),
+        "renew_request": renew_request_vectors(),
     }
 
 

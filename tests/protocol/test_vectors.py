@@ -6,11 +6,14 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import msgpack
 import pytest
+from nacl.signing import VerifyKey
 
 from konsel.protocol.envelope import InitialEnvelope, decode_envelope, message_id
 from konsel.protocol.identity import IdentityKeyPair
 from konsel.protocol.prekeys import PrekeyBundle
+from konsel.protocol.renew_request import verify_renew_request
 from konsel.protocol.session import Session
 
 DATA = Path(__file__).parent.parent / "data"
@@ -88,3 +91,33 @@ def test_stored_state_decrypts(stored: dict[str, Any]) -> None:
     last_from_alice = bytes.fromhex(vectors["messages"][3]["envelope"])
     plaintext, _ = bob_session.decrypt(last_from_alice, vectors["now"])
     assert plaintext == vectors["messages"][3]["plaintext"].encode()
+
+
+def test_renew_request_matches(stored: dict[str, Any], generator: ModuleType) -> None:
+    assert generator.renew_request_vectors() == stored["renew_request"]
+
+
+def test_renew_request_vector_follows_the_spec(stored: dict[str, Any]) -> None:
+    """Rebuild the "r" envelope from docs/protocol.md section 4.9 with msgpack and PyNaCl."""
+    vector = stored["renew_request"]
+    signer = IdentityKeyPair(bytes.fromhex(vector["signer_seed"])).public.ed25519
+    recipient = IdentityKeyPair(bytes.fromhex(vector["recipient_seed"])).public.ed25519
+    nonce, timestamp = bytes.fromhex(vector["nonce"]), vector["timestamp"]
+    envelope = bytes.fromhex(vector["envelope"])
+
+    signed = b"konsel/v1 renew request" + signer + recipient + nonce + timestamp.to_bytes(8, "big")
+    assert signed.hex() == vector["signed_message"]
+    signature = msgpack.unpackb(envelope)[4]
+    VerifyKey(signer).verify(signed, signature)
+    assert msgpack.packb([1, "r", nonce, timestamp, signature]) == envelope
+    assert envelope[:4] == bytes.fromhex("9501a172")
+    assert len(envelope) == 93
+
+    request = verify_renew_request(
+        envelope,
+        IdentityKeyPair(bytes.fromhex(vector["signer_seed"])).public,
+        IdentityKeyPair(bytes.fromhex(vector["recipient_seed"])).public,
+        now=timestamp,
+        seen_nonces=(),
+    )
+    assert (request.nonce, request.timestamp) == (nonce, timestamp)
