@@ -74,6 +74,8 @@ ROLES: frozenset[str] = frozenset({"konselor", "konseli"})
 LANGUAGES: frozenset[str] = frozenset({"id", "en"})
 SESSION_ACTIONS: frozenset[str] = frozenset({"start", "end"})
 GUARDIAN_CONSENT_VALUES: frozenset[str] = frozenset({"given", "not_needed", "pending"})
+DeclineReason = Literal["declined", "invitation_used"]
+DECLINE_REASONS: frozenset[str] = frozenset({"declined", "invitation_used"})
 
 
 # Text bodies, prompts and answers: C0 controls other than tab and line feed, DEL and C1
@@ -423,6 +425,11 @@ class Introduction(_ContentBase):
 
     language: Language | None = None
 
+    contact_inbox: bytes | None = None
+    """Send id of the sender's long-lived contact inbox on the same relay, 16 bytes. A
+    counselor names it so that the konseli fetches renewal bundles there and not from
+    the one-time inbox its invitation named, which is deleted after its first use."""
+
     def _check_body(self) -> None:
         _check_display_name(self.display_name, "display_name")
         _check_choice(self.role, ROLES, "role")
@@ -431,6 +438,8 @@ class Introduction(_ContentBase):
         _check_size(self.sender_key, SENDER_KEY_SIZE, "sender_key")
         if self.language is not None:
             _check_choice(self.language, LANGUAGES, "language")
+        if self.contact_inbox is not None:
+            _check_size(self.contact_inbox, INBOX_ID_SIZE, "contact_inbox")
 
     def _body_fields(self) -> dict[str, Any]:
         fields: dict[str, Any] = {
@@ -442,7 +451,31 @@ class Introduction(_ContentBase):
         }
         if self.language is not None:
             fields["language"] = self.language
+        if self.contact_inbox is not None:
+            fields["contact_inbox"] = self.contact_inbox
         return fields
+
+
+@dataclass(frozen=True)
+class Decline(_ContentBase):
+    """A counselor's reply to a contact request that it will not accept.
+
+    The counselor encrypts it under the session that the konseli's request started and
+    writes it to the private inbox named in the request, so the konseli's client can
+    tell the user and delete that inbox.
+    """
+
+    TAG: ClassVar[str] = "decline"
+
+    reason: DeclineReason
+    """``declined``: the counselor declined the request. ``invitation_used``: the request
+    came through a one-time invitation that another konseli had already used."""
+
+    def _check_body(self) -> None:
+        _check_choice(self.reason, DECLINE_REASONS, "reason")
+
+    def _body_fields(self) -> dict[str, Any]:
+        return {"reason": self.reason}
 
 
 def _check_ratings(ratings: tuple[EvalRating, ...]) -> None:
@@ -477,6 +510,7 @@ Content = (
     | EvalRequest
     | EvalAnswers
     | Introduction
+    | Decline
 )
 """Any decoded content message."""
 
@@ -619,7 +653,12 @@ def _decode_introduction(fields: Fields, header: _Header) -> Introduction:
         inbox_id=fields.binary("inbox_id", size=INBOX_ID_SIZE),
         sender_key=fields.binary("sender_key", size=SENDER_KEY_SIZE),
         language=language,  # type: ignore[arg-type]
+        contact_inbox=_optional_binary(fields, "contact_inbox", INBOX_ID_SIZE),
     )
+
+
+def _decode_decline(fields: Fields, header: _Header) -> Decline:
+    return Decline(*header, reason=fields.choice("reason", DECLINE_REASONS))  # type: ignore[arg-type]
 
 
 _DECODERS: dict[str, Callable[[Fields, _Header], Content]] = {
@@ -632,6 +671,7 @@ _DECODERS: dict[str, Callable[[Fields, _Header], Content]] = {
     EvalRequest.TAG: _decode_eval_request,
     EvalAnswers.TAG: _decode_eval_answers,
     Introduction.TAG: _decode_introduction,
+    Decline.TAG: _decode_decline,
 }
 
 

@@ -38,7 +38,7 @@ from konsel.protocol.prekeys import PrekeyStore
 from konsel.protocol.safety import SafetyCode
 from konsel.protocol.session import Session
 
-from . import outbox, pairing, renewal, shortcode_flow
+from . import contact_requests, outbox, pairing, renewal, shortcode_flow
 from .engine_state import (
     ControlItem,
     EngineState,
@@ -176,6 +176,7 @@ class Engine(CounselingApi):
             raise
         identity = IdentityKeyPair.from_bytes(identity_bytes)
         engine = cls(store, identity, PrekeyStore.from_bytes(prekey_bytes), state, **options)
+        await renewal.load_key_changes(engine)
         engine.sync.start()
         return engine
 
@@ -202,11 +203,17 @@ class Engine(CounselingApi):
         return self._connection_state
 
     async def set_connection_state(self, state: ConnectionState) -> None:
-        """Record a new connection state and emit it with the outbox count."""
+        """Record a new connection state and emit it with the outbox count.
+
+        Once connected, it deletes on the relay the inboxes retired while offline.
+        """
         if state == self._connection_state:
             return
         self._connection_state = state
         self.emit(ConnectionChanged(state, await self.outbox_count()))
+        connection = self.sync.connection
+        if state == "connected" and connection is not None:
+            await contact_requests.delete_retired_inboxes(self, connection)
 
     async def outbox_count(self) -> int:
         """Return the number of text messages not yet confirmed by the relay."""
@@ -293,8 +300,8 @@ class Engine(CounselingApi):
         """Store an encrypted text message in the outbox and wake the sender.
 
         Raises:
-            EngineError: ``message_empty``, ``message_too_large``, ``contact_not_found``
-                or ``contact_pending``.
+            EngineError: ``message_empty``, ``message_too_large``, ``contact_not_found``,
+                ``contact_declined`` or ``contact_pending``.
         """
         if not body.strip():
             raise EngineError("message_empty", "the message has no visible text")
@@ -303,6 +310,8 @@ class Engine(CounselingApi):
         route = self.state.routes.get(contact_id)
         if route is None:
             raise EngineError("contact_not_found", f"contact {contact_id}")
+        if route.declined:
+            raise EngineError("contact_declined", f"contact {contact_id}")
         if not route.accepted:
             raise EngineError("contact_pending", f"contact {contact_id}")
 
@@ -463,11 +472,11 @@ class Engine(CounselingApi):
 
     async def accept_request(self, request_id: int) -> int:
         """Accept a pending contact request; return the new contact's id."""
-        return await pairing.accept_request(self, request_id)
+        return await contact_requests.accept_request(self, request_id)
 
     async def decline_request(self, request_id: int) -> None:
-        """Decline a pending contact request and forget its session."""
-        await pairing.decline_request(self, request_id)
+        """Decline a pending contact request: tell the konseli, then forget the session."""
+        await contact_requests.decline_request(self, request_id)
 
     def pending_requests(self) -> list[tuple[int, str]]:
         """Return (request id, display name) of every pending contact request."""
@@ -498,6 +507,10 @@ class Engine(CounselingApi):
     async def safety_code(self, contact_id: int) -> SafetyCode:
         """Return the safety code (digits and words) to compare with a contact."""
         return await shortcode_flow.contact_safety_code(self, contact_id)
+
+    async def pending_safety_code(self, contact_id: int) -> SafetyCode | None:
+        """Return the safety code of a contact's held new key, or None if none is held."""
+        return await shortcode_flow.pending_safety_code(self, contact_id)
 
     async def mark_verified(self, contact_id: int, verified: bool = True) -> None:
         """Store whether the safety code with a contact was compared and matched."""

@@ -4,7 +4,8 @@ The blob contains what the store's tables have no columns for: the user's profil
 inboxes this client owns on the relay with their owner keys, the route to each contact
 (the peer's send id and the sender keys of both directions), contact requests waiting for
 the counselor's decision, control envelopes (receipts, introductions) waiting to be sent,
-and the envelope ids of control messages already handled.
+the envelope ids of control messages already handled, inboxes to delete on the relay,
+and the identity keys that konseli proved in a short-code exchange.
 
 Writes go through :func:`commit_state`, which stores the blob together with a ratchet
 session and the prekey state in one transaction, so an advanced session is never saved
@@ -56,9 +57,13 @@ class OwnedInbox:
     send_id: bytes
     owner_seed: bytes
     kind: str
-    """``"private"`` or ``"contact"``."""
+    """``"private"``, ``"contact"``, or ``"one_time"``: a contact inbox on the relay that
+    only one one-time invitation names, retired after its first contact request. One-time
+    inboxes are kept with the private inboxes, so the sync loop subscribes them."""
     contact_id: int | None = None
-    """The contact that writes to this private inbox; None for the contact inbox."""
+    """The contact that writes to this private inbox; None for a contact inbox."""
+    expires_at: int | None = None
+    """Unix seconds at which a one-time inbox's invitation expires; None for no expiry."""
 
 
 @dataclass
@@ -88,6 +93,8 @@ class Route:
     """Clock (Unix ms) when this side last replaced the session or asked for a new one."""
     renew_nonces: list[bytes] = field(default_factory=list)
     """Nonces of the renew requests accepted from this contact, newest last."""
+    declined: bool = False
+    """True once the counselor declined this konseli's contact request."""
 
 
 @dataclass
@@ -111,6 +118,7 @@ class ControlItem:
 
     item_id: int
     contact_id: int
+    """The contact it goes to; 0 for a decline to a konseli who never became a contact."""
     destination: bytes
     envelope: bytes
     seq: int = 0
@@ -118,9 +126,24 @@ class ControlItem:
     seqs in order; 0 sends the item before every text (introductions, renew requests)."""
 
 
+@dataclass
+class ExpectedKey:
+    """A konseli identity key from a short-code reply whose contact request is still due."""
+
+    identity_key: bytes
+    added_at: int
+    """Clock (Unix ms) when the reply arrived."""
+
+
 MAX_RENEW_NONCES = 64
 """Renew request nonces kept per contact. Requests older than a week are rejected by their
 timestamp, so this only needs to cover the requests of one week."""
+MAX_SPENT_ONE_TIME_IDS = 64
+"""Receive ids of used one-time inboxes kept to recognize late requests to them. Only
+requests pushed before the inbox was deleted can still arrive, all on one connection."""
+MAX_EXPECTED_KEYS = 64
+EXPECTED_KEY_LIFETIME_MS = 7 * 24 * 3600 * 1000
+"""A short-code reply's key is dropped after a week, or when 64 newer ones wait."""
 
 
 @dataclass
@@ -142,6 +165,14 @@ class EngineState:
     control_outbox: list[ControlItem] = field(default_factory=list)
     seen_control_ids: deque[bytes] = field(default_factory=deque)
     next_id: int = 1
+    retired_inboxes: list[OwnedInbox] = field(default_factory=list)
+    """Inboxes no longer subscribed that the client still has to delete on the relay:
+    used or expired one-time inboxes, and a konseli's inbox for a declined request."""
+    spent_one_time_ids: deque[bytes] = field(default_factory=deque)
+    """Receive ids of one-time inboxes whose first request arrived, newest last."""
+    expected_keys: list[ExpectedKey] = field(default_factory=list)
+    """Konseli identity keys from short-code replies, oldest first. A contact request
+    with one of them is accepted without asking the counselor."""
 
     def new_id(self) -> int:
         """Return a fresh number for a pending request or control item."""
@@ -160,6 +191,39 @@ class EngineState:
         if envelope_id in self.seen_control_ids:
             return True
         return any(request.envelope_id == envelope_id for request in self.pending.values())
+
+    def spend_one_time_inbox(self, inbox: OwnedInbox) -> None:
+        """Retire a one-time inbox after its first request and remember its receive id."""
+        self.private_inboxes.pop(inbox.receive_id, None)
+        self.retired_inboxes.append(inbox)
+        self.spent_one_time_ids.append(inbox.receive_id)
+        while len(self.spent_one_time_ids) > MAX_SPENT_ONE_TIME_IDS:
+            self.spent_one_time_ids.popleft()
+
+    def expect_key(self, identity_key: bytes, now: int) -> None:
+        """Add a key from a short-code reply, dropping old ones by age and count."""
+        self.expected_keys = [
+            expected
+            for expected in self.expected_keys
+            if expected.identity_key != identity_key
+            and now - expected.added_at < EXPECTED_KEY_LIFETIME_MS
+        ]
+        self.expected_keys.append(ExpectedKey(identity_key, now))
+        del self.expected_keys[:-MAX_EXPECTED_KEYS]
+
+    def is_expected_key(self, identity_key: bytes, now: int) -> bool:
+        """Return whether a short-code reply carried this key within the last week."""
+        return any(
+            expected.identity_key == identity_key
+            and now - expected.added_at < EXPECTED_KEY_LIFETIME_MS
+            for expected in self.expected_keys
+        )
+
+    def forget_key(self, identity_key: bytes) -> None:
+        """Drop an expected key once its request was accepted."""
+        self.expected_keys = [
+            expected for expected in self.expected_keys if expected.identity_key != identity_key
+        ]
 
     def inbox_for_contact(self, contact_id: int) -> OwnedInbox | None:
         """Return the private inbox this client made for a contact."""
@@ -190,6 +254,9 @@ class EngineState:
             "control_outbox": [vars(item) for item in self.control_outbox],
             "seen": list(self.seen_control_ids),
             "next_id": self.next_id,
+            "retired_inboxes": [vars(inbox) for inbox in self.retired_inboxes],
+            "spent_one_time": list(self.spent_one_time_ids),
+            "expected_keys": [vars(expected) for expected in self.expected_keys],
         }
         packed: bytes = msgpack.packb(document, use_bin_type=True)
         return packed
@@ -197,6 +264,9 @@ class EngineState:
     @classmethod
     def from_bytes(cls, data: bytes) -> EngineState:
         """Load a state written by :meth:`to_bytes` (trusted bytes from the encrypted store).
+
+        Keys added after the first release (retired inboxes, spent one-time inboxes,
+        expected keys) may be missing from an older blob and then start empty.
 
         Raises:
             ValueError: the blob has another version or a missing field.
@@ -223,6 +293,9 @@ class EngineState:
             control_outbox=[ControlItem(**item) for item in document["control_outbox"]],
             seen_control_ids=deque(document["seen"]),
             next_id=document["next_id"],
+            retired_inboxes=[OwnedInbox(**item) for item in document.get("retired_inboxes", [])],
+            spent_one_time_ids=deque(document.get("spent_one_time", [])),
+            expected_keys=[ExpectedKey(**item) for item in document.get("expected_keys", [])],
         )
 
 

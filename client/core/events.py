@@ -6,8 +6,9 @@ loses its oldest events first.
 
 Errors carry a stable ``code``. :data:`ERROR_MESSAGES` maps each code to the text a user
 sees, Indonesian first and English second. Notices about a conversation that may have
-lost messages (:class:`SessionRenewed`, :class:`MessagesMissing`) carry a ``code`` of
-:data:`NOTICE_MESSAGES` and return their text from :meth:`text`.
+lost messages (:class:`SessionRenewed`, :class:`MessagesMissing`), about a changed key
+(:class:`ContactKeyChanged`) or about a declined request (:class:`ContactDeclined`)
+carry a ``code`` and return their text from :meth:`text`.
 """
 
 from __future__ import annotations
@@ -230,6 +231,33 @@ class ContactKeyChanged:
 
 
 @dataclass(frozen=True)
+class ContactDeclined:
+    """The counselor did not accept this konseli's contact request.
+
+    The konseli's client has marked the contact declined, so :meth:`Engine.send_text`
+    raises ``contact_declined``, and it deletes its private inbox for the contact on
+    the relay right after.
+    """
+
+    contact_id: int
+    reason: Literal["declined", "invitation_used"] = "declined"
+    """``declined``: the counselor declined the request. ``invitation_used``: another
+    konseli had already used the one-time invitation that this request came through."""
+
+    @property
+    def code(self) -> str:
+        """``contact_declined`` or ``invitation_used``, the key of the text."""
+        return "invitation_used" if self.reason == "invitation_used" else "contact_declined"
+
+    def text(self, language: str = "id") -> str:
+        """Return the notice in ``language`` (``"id"`` or ``"en"``)."""
+        if self.reason == "invitation_used":
+            texts = ERROR_MESSAGES["invitation_used"]
+            return texts.get(language, texts["id"])
+        return notice_text(self.code, language)
+
+
+@dataclass(frozen=True)
 class EngineErrorEvent:
     """An error the engine handled in the background; ``code`` is a key of ERROR_MESSAGES."""
 
@@ -257,6 +285,7 @@ Event = (
     | ShortCodePaired
     | ShortCodeFailed
     | ContactKeyChanged
+    | ContactDeclined
 )
 
 
@@ -399,6 +428,10 @@ ERROR_MESSAGES: dict[str, dict[str, str]] = {
         "id": "Server tidak bisa dipakai oleh versi aplikasi ini. Hubungi pengelola server.",
         "en": "This version of the app cannot use the server. Contact the server's administrator.",
     },
+    "contact_declined": {
+        "id": "Guru BK tidak menerima permintaan kontak ini, jadi pesan tidak bisa dikirim.",
+        "en": "The counselor did not accept this contact request, so messages cannot be sent.",
+    },
 }
 
 NOTICE_MESSAGES: dict[str, dict[str, str]] = {
@@ -417,6 +450,12 @@ NOTICE_MESSAGES: dict[str, dict[str, str]] = {
     "messages_missing": {
         "id": "Beberapa pesan sebelumnya mungkin hilang. Minta kontakmu mengirim ulang pesan itu.",
         "en": "Some earlier messages may be missing. Ask your contact to resend them.",
+    },
+    "contact_declined": {
+        "id": "Guru BK tidak menerima permintaan kontak Anda. Jika Anda masih ingin bercerita, "
+        "temui guru BK secara langsung atau minta undangan baru.",
+        "en": "The counselor did not accept your contact request. If you still want to talk, "
+        "see the counselor in person or ask for a new invitation.",
     },
 }
 

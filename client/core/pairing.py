@@ -4,15 +4,19 @@ The flow, with C the counselor and K the konseli (student):
 
 1. C creates a contact inbox, uploads a signed-prekey bundle and one-time prekeys, and
    shares an invitation link (relay URL, contact inbox send id, identity key, bundle).
-2. K fetches a bundle from the contact inbox, with one one-time prekey while any are
+   A one-time invitation names an inbox of its own instead, which C deletes on the relay
+   once the first request arrived, so a second konseli gets ``invitation_used``.
+2. K fetches a bundle from the inbox the link names, with one one-time prekey while any are
    left, and checks that its identity matches the link. K then creates a private inbox,
    starts an X3DH session and sends an "i" envelope with an :class:`Introduction`. It
    carries K's profile, the send id of K's private inbox and the sender key K will prove
    when writing to C.
 3. C decrypts it, which consumes the one-time prekey, and keeps it as a pending request.
 4. On accept, C creates a private inbox for K, secures it to K's sender key, and replies
-   with its own introduction. K secures its inbox to C's sender key on receipt. On
-   decline, C forgets the request, because it created nothing on the relay for it.
+   with its own introduction, which names C's long-lived contact inbox for renewals. K
+   secures its inbox to C's sender key on receipt. On decline, C forgets the request and
+   sends K a :class:`~konsel.protocol.content.Decline` under the request's session; K then
+   deletes its private inbox.
 
 Starting a new session with an existing contact is in :mod:`.renewal`.
 """
@@ -27,9 +31,11 @@ from typing import TYPE_CHECKING
 import nacl.bindings as sodium
 from nacl.signing import SigningKey
 
-from konsel.protocol.content import Introduction, decode_content, new_message_id
-from konsel.protocol.envelope import message_id
-from konsel.protocol.errors import DecodeError, KonselError
+from konsel.protocol.content import (
+    Introduction,
+    new_message_id,
+)
+from konsel.protocol.errors import KonselError
 from konsel.protocol.invitation import Invitation, InvitationError
 from konsel.protocol.invitation_link import decode_link, encode_link
 from konsel.protocol.prekeys import (
@@ -40,14 +46,14 @@ from konsel.protocol.prekeys import (
 )
 from konsel.protocol.session import Session
 
-from .engine_state import ControlItem, OwnedInbox, PendingRequest, Route, commit_state
+from .engine_state import ControlItem, OwnedInbox, Route, commit_state
 from .events import (
-    ContactAdded,
-    ContactRequestPending,
-    DamagedMessage,
     EngineError,
 )
-from .relay_connection import Delivery, RelayCommandError, RelayConnection
+from .relay_connection import (
+    RelayCommandError,
+    RelayConnection,
+)
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -80,7 +86,12 @@ async def connect_for_request(engine: Engine) -> RelayConnection:
 
 
 async def create_invitation(engine: Engine, kind: str, expires_at: int | None) -> str:
-    """Create the contact inbox on first use, upload prekeys and return an invitation link."""
+    """Upload prekeys on first use and return an invitation link.
+
+    A reusable invitation names the counselor's contact inbox, which is created on first
+    use. A one-time invitation names a new inbox of its own (:func:`_create_one_time_inbox`),
+    and the contact inbox is still created, because the konseli renews sessions there.
+    """
     state = engine.state
     if state.role != "counselor" or state.relay_url is None:
         raise EngineError("wrong_role", "only a counselor with a relay creates invitations")
@@ -97,19 +108,58 @@ async def create_invitation(engine: Engine, kind: str, expires_at: int | None) -
             await commit_state(engine)
         await refill_prekeys(engine, connection, subscribed.prekeys)
 
-    bundle = engine.prekeys.bundle(engine.identity, None).encode()
-    # NOTE: ``kind`` is advice only. Every invitation names the one contact inbox, so a
-    # one-time link keeps working after its first use until the inbox is deleted.
+    if kind == "one_time":
+        # Each one-time invitation adds an inbox, so expired ones go first. Imported
+        # here because contact_requests builds on this module.
+        from .contact_requests import delete_retired_inboxes
+
+        await delete_retired_inboxes(engine, connection)
+        inbox_id = (await _create_one_time_inbox(engine, connection, expires_at)).send_id
+    else:
+        inbox_id = state.contact_inbox.send_id
     invitation = Invitation(
         relay_url=state.relay_url,
-        inbox_id=state.contact_inbox.send_id,
+        inbox_id=inbox_id,
         identity_key=engine.identity.public.ed25519,
-        prekey_bundle=bundle,
+        prekey_bundle=engine.prekeys.bundle(engine.identity, None).encode(),
         kind="one_time" if kind == "one_time" else "reusable",
         expires_at=expires_at,
         display_name=state.display_name,
     )
     return encode_link(invitation)
+
+
+async def _create_one_time_inbox(
+    engine: Engine, connection: RelayConnection, expires_at: int | None
+) -> OwnedInbox:
+    """Create the inbox of one one-time invitation, with the bundle and one one-time prekey.
+
+    The inbox is committed before it is subscribed, so the first request to it finds it.
+    """
+    owner = SigningKey.generate()
+    created = await connection.create_inbox("contact", bytes(owner.verify_key))
+    inbox = OwnedInbox(
+        created.receive_id,
+        created.send_id,
+        bytes(owner),
+        "one_time",
+        expires_at=expires_at,
+    )
+    async with engine.lock:
+        prekeys = _drop_oldest_one_time_prekeys(engine.prekeys, 1)
+        prekey_id = prekeys.next_one_time_id
+        prekeys = prekeys.add_one_time_prekeys(1)
+        engine.state.private_inboxes[inbox.receive_id] = inbox
+        await commit_state(engine, prekeys=prekeys)
+
+    await connection.subscribe(created.receive_id, owner)
+    public_key = sodium.crypto_scalarmult_base(prekeys.one_time_prekeys[prekey_id])
+    bundle = prekeys.bundle(engine.identity, None).encode()
+    await connection.put_prekeys(
+        created.receive_id, bundle, [encode_one_time_prekey(prekey_id, public_key)]
+    )
+    logger.info("created a one-time invitation inbox %s", created.receive_id[:3].hex())
+    return inbox
 
 
 async def refill_prekeys(engine: Engine, connection: RelayConnection, remaining: int) -> None:
@@ -238,115 +288,15 @@ async def accept_decoded_invitation(engine: Engine, invitation: Invitation) -> i
     return contact.id
 
 
-# --- counselor: requests --------------------------------------------------------------------
-
-
-async def handle_request(engine: Engine, connection: RelayConnection, delivery: Delivery) -> None:
-    """Decrypt a contact request from the contact inbox and keep it as pending."""
-    del connection
-    envelope_id = message_id(delivery.envelope)
-    if engine.state.is_known_control(envelope_id):
-        engine.duplicate_count += 1
-        return
-
-    async with engine.lock:
-        engine.decrypt_count += 1
-        try:
-            session, plaintext, prekeys = Session.respond(
-                engine.identity, engine.prekeys, delivery.envelope, now=engine.clock() // 1000
-            )
-            content = decode_content(plaintext)
-        except (DecodeError, KonselError) as error:
-            engine.emit(DamagedMessage(None, f"unreadable contact request: {type(error).__name__}"))
-            return
-        if not isinstance(content, Introduction):
-            engine.emit(DamagedMessage(None, "a contact request without an introduction"))
-            return
-
-        request = PendingRequest(
-            request_id=engine.state.new_id(),
-            identity_key=session.remote_identity.ed25519,
-            display_name=content.display_name,
-            relay_url=content.relay_url,
-            inbox_id=content.inbox_id,
-            sender_key=content.sender_key,
-            session=session.to_bytes(),
-            envelope_id=envelope_id,
-            received_at=engine.clock(),
-        )
-        engine.state.pending[request.request_id] = request
-        await commit_state(engine, prekeys=prekeys)
-
-    fingerprint = session.remote_identity.fingerprint()[:8]
-    engine.emit(ContactRequestPending(request.request_id, request.display_name, fingerprint))
-    # A konseli who paired by short code proved its identity key in that exchange, so
-    # the short-code flow accepts its request without asking the counselor again.
-    engine.shortcodes.request_arrived(request)
-
-
-async def accept_request(engine: Engine, request_id: int) -> int:
-    """Accept a pending request: private inbox, secured, introduction sent back."""
-    state = engine.state
-    request = state.pending.get(request_id)
-    if request is None:
-        raise EngineError("request_not_found", f"request {request_id}")
-    connection = await _connection(engine)
-
-    # NOTE: a crash between creating the inbox and the commit below leaves an unused inbox
-    # on the relay. The request stays pending, so a second accept creates another inbox.
-    owner = SigningKey.generate()
-    created = await connection.create_inbox("private", bytes(owner.verify_key))
-    await connection.subscribe(created.receive_id, owner)
-    await connection.secure(created.receive_id, request.sender_key)
-    sender = SigningKey.generate()
-
-    async with engine.lock:
-        contact = await asyncio.to_thread(
-            engine.store.add_contact,
-            request.display_name,
-            "student",
-            request.identity_key,
-            [created.receive_id],
-        )
-        state.private_inboxes[created.receive_id] = OwnedInbox(
-            created.receive_id, created.send_id, bytes(owner), "private", contact.id
-        )
-        state.routes[contact.id] = Route(
-            contact.id,
-            peer_send_id=request.inbox_id,
-            sender_seed=bytes(sender),
-            peer_sender_key=request.sender_key,
-            accepted=True,
-            last_seq=1,
-        )
-        intro = own_introduction(engine, created.send_id, sender, seq=1)
-        envelope, session = Session.from_bytes(request.session).encrypt(intro.encode())
-        state.control_outbox.append(
-            ControlItem(state.new_id(), contact.id, request.inbox_id, envelope)
-        )
-        del state.pending[request_id]
-        state.remember_control(request.envelope_id)
-        await commit_state(engine, session=(contact.id, session))
-
-    engine.sync.wake_outbox()
-    engine.emit(ContactAdded(contact.id, request.display_name, "student"))
-    return contact.id
-
-
-async def decline_request(engine: Engine, request_id: int) -> None:
-    """Forget a pending request; its one-time prekey is already spent and nothing else exists."""
-    async with engine.lock:
-        request = engine.state.pending.pop(request_id, None)
-        if request is None:
-            raise EngineError("request_not_found", f"request {request_id}")
-        engine.state.remember_control(request.envelope_id)
-        await commit_state(engine)
-
-
 def own_introduction(
-    engine: Engine, inbox_send_id: bytes, sender: SigningKey, *, seq: int
+    engine: Engine,
+    inbox_send_id: bytes,
+    sender: SigningKey,
+    *,
+    seq: int,
+    contact_inbox: bytes | None = None,
 ) -> Introduction:
-    """Build this user's introduction for a private inbox and a sender key."""
+    """Build this user's introduction for a private inbox, a sender key and a renewal inbox."""
     state = engine.state
     assert state.relay_url is not None
     return Introduction(
@@ -358,4 +308,5 @@ def own_introduction(
         relay_url=state.relay_url,
         inbox_id=inbox_send_id,
         sender_key=bytes(sender.verify_key),
+        contact_inbox=contact_inbox,
     )

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from konsel.protocol.content import (
     Consent,
+    Decline,
     Delivered,
     EvalAnswers,
     EvalRequest,
@@ -43,17 +44,19 @@ from konsel.protocol.errors import (
 )
 from konsel.protocol.ratchet import open_header
 
-from . import pairing, records_flow, renewal
+from . import contact_requests, records_flow, renewal
 from .engine_state import commit_state, write_store
 from .errors import DuplicateMessage
 from .events import (
     ContactAdded,
+    ContactDeclined,
     ContentReceived,
     DamagedMessage,
+    EngineErrorEvent,
     MessageReceived,
     MessagesMissing,
 )
-from .relay_connection import Delivery, RelayConnection
+from .relay_connection import Delivery, RelayCommandError, RelayConnection
 from .store import MessageFields, StoredMessage
 
 if TYPE_CHECKING:
@@ -71,22 +74,59 @@ transit; an envelope whose header opens and whose body fails starts a renewal at
 
 
 async def handle_delivery(engine: Engine, connection: RelayConnection, delivery: Delivery) -> None:
-    """Process one delivery and acknowledge it once its effect is committed."""
+    """Process one delivery and acknowledge it once its effect is committed.
+
+    Afterwards it deletes the inboxes that the delivery retired (a used one-time inbox,
+    or a konseli's inbox after a decline). The acknowledgement goes first, because the
+    relay ends the subscription of an inbox it deletes.
+    """
     state = engine.state
+    receive_id = delivery.receive_id
     contact_inbox = state.contact_inbox
-    if contact_inbox is not None and delivery.receive_id == contact_inbox.receive_id:
-        await pairing.handle_request(engine, connection, delivery)
-    else:
-        inbox = state.private_inboxes.get(delivery.receive_id)
-        if inbox is None or inbox.contact_id is None:
-            logger.warning("delivery for an unknown inbox %s", delivery.receive_id[:3].hex())
-        elif await _handle_private(engine, connection, inbox.contact_id, delivery):
-            # Held after an identity key change: acknowledged once the user confirms it.
-            return
+    inbox = state.private_inboxes.get(receive_id)
+    if contact_inbox is not None and receive_id == contact_inbox.receive_id:
+        await contact_requests.handle_request(engine, connection, delivery)
+    elif inbox is not None and inbox.kind == "one_time":
+        await contact_requests.handle_request(engine, connection, delivery, one_time=inbox)
+    elif inbox is None and _is_retired(engine, receive_id):
+        await _handle_retired(engine, connection, delivery)
+        return
+    elif inbox is None or inbox.contact_id is None:
+        logger.warning("delivery for an unknown inbox %s", receive_id[:3].hex())
+    elif await _handle_private(engine, connection, inbox.contact_id, delivery):
+        # Held after an identity key change: acknowledged once the user confirms it.
+        return
 
     if engine.hooks.before_ack is not None:
         await engine.hooks.before_ack(delivery)
-    await connection.ack(delivery.receive_id, [delivery.message_id])
+    await connection.ack(receive_id, [delivery.message_id])
+    if state.retired_inboxes:
+        await contact_requests.delete_retired_inboxes(engine, connection)
+
+
+def _is_retired(engine: Engine, receive_id: bytes) -> bool:
+    state = engine.state
+    if receive_id in state.spent_one_time_ids:
+        return True
+    return any(inbox.receive_id == receive_id for inbox in state.retired_inboxes)
+
+
+async def _handle_retired(engine: Engine, connection: RelayConnection, delivery: Delivery) -> None:
+    """Handle a delivery that the relay pushed before it deleted a retired inbox.
+
+    A request to a used one-time inbox is declined as ``invitation_used``. Anything else
+    is dropped. The relay may have deleted the inbox already and ended this connection's
+    subscription, so a refused acknowledgement is expected.
+    """
+    if delivery.receive_id in engine.state.spent_one_time_ids:
+        await contact_requests.decline_used_invitation(engine, delivery)
+    else:
+        logger.info("dropped a delivery for a retired inbox %s", delivery.receive_id[:3].hex())
+    try:
+        await connection.ack(delivery.receive_id, [delivery.message_id])
+    except RelayCommandError as error:
+        logger.info("acknowledging a delivery of a retired inbox failed: %s", error.code)
+    await contact_requests.delete_retired_inboxes(engine, connection)
 
 
 async def _handle_private(
@@ -110,8 +150,7 @@ async def _handle_private(
             return False
 
         if is_renew_request(envelope):
-            await renewal.handle_renew_request(engine, connection, contact_id, delivery)
-            return False
+            return await renewal.handle_renew_request(engine, connection, contact_id, delivery)
 
         engine.decrypt_count += 1
         try:
@@ -263,6 +302,8 @@ async def _apply(
         )
     elif isinstance(content, SessionControl | Consent | EvalRequest | EvalAnswers):
         await records_flow.apply_counseling_content(engine, contact_id, content, session)
+    elif isinstance(content, Decline):
+        await _apply_decline(engine, contact_id, content, session)
     else:
         await _commit_session(engine, contact_id, session)
         engine.emit(ContentReceived(contact_id, content))
@@ -327,6 +368,10 @@ async def _apply_introduction(
     route.peer_send_id = intro.inbox_id
     route.peer_sender_key = intro.sender_key
     route.accepted = True
+    if intro.contact_inbox is not None and engine.state.role == "student":
+        # The counselor's long-lived contact inbox replaces the one its invitation named,
+        # which may be a one-time inbox that is deleted after this pairing.
+        route.peer_contact_send_id = intro.contact_inbox
     await _commit_session(engine, contact_id, session)
     await asyncio.to_thread(
         engine.store.update_contact, contact_id, display_name=intro.display_name
@@ -339,3 +384,33 @@ async def _apply_introduction(
         role = "counselor" if intro.role == "konselor" else "student"
         engine.emit(ContactAdded(contact_id, intro.display_name, role))
         engine.sync.wake_outbox()
+
+
+async def _apply_decline(
+    engine: Engine, contact_id: int, decline: Decline, session: Session
+) -> None:
+    """Mark a konseli's pending contact declined and retire its private inbox for it.
+
+    The inbox is deleted on the relay after the acknowledgement (see
+    :func:`handle_delivery`). A decline for a contact that is not pending, because this
+    side is a counselor or the contact was accepted, is ignored.
+    """
+    state = engine.state
+    route = state.routes[contact_id]
+    if state.role != "student" or route.accepted:
+        logger.warning("ignored a decline from contact %d", contact_id)
+        unexpected = EngineErrorEvent("content_unexpected", decline.TAG)
+        await commit_state(
+            engine, session=(contact_id, session), then=lambda _: engine.emit(unexpected)
+        )
+        return
+
+    route.declined = True
+    inbox = state.inbox_for_contact(contact_id)
+    if inbox is not None:
+        del state.private_inboxes[inbox.receive_id]
+        state.retired_inboxes.append(inbox)
+    state.control_outbox = [item for item in state.control_outbox if item.contact_id != contact_id]
+    declined = ContactDeclined(contact_id, decline.reason)
+    await commit_state(engine, session=(contact_id, session), then=lambda _: engine.emit(declined))
+    logger.info("contact %d declined the request (%s)", contact_id, decline.reason)

@@ -240,6 +240,7 @@ _RECORD_OPERATIONS = frozenset(
         "end_session",
         "get_session",
         "list_sessions",
+        "latest_session_for",
         "content_session_id",
         "find_session_by_content_id",
     }

@@ -38,6 +38,7 @@ from konsel.protocol.renew_request import (
 from konsel.protocol.session import Session
 
 from .engine_state import MAX_RENEW_NONCES, ControlItem, commit_state, write_store
+from .errors import RecordNotFound
 from .events import (
     ContactKeyChanged,
     DamagedMessage,
@@ -102,17 +103,19 @@ async def request_renewal(engine: Engine, contact_id: int) -> None:
 
 async def handle_renew_request(
     engine: Engine, connection: RelayConnection, contact_id: int, delivery: Delivery
-) -> None:
+) -> bool:
     """Check a renew request from a contact and renew the session if it is valid.
 
-    Call with :attr:`Engine.lock` held. An invalid request is reported as a damaged
-    message. A valid one within the cooldown of this side's own renewal is recorded but
-    starts nothing, because the counselor sent it before it saw that renewal.
+    Call with :attr:`Engine.lock` held. A valid request within the cooldown of this
+    side's own renewal is recorded but starts nothing, because the counselor sent it
+    before it saw that renewal. A request signed by another identity key than the
+    counselor's known one starts a hold (:func:`_changed_signer_key`); any other invalid
+    request is reported as a damaged message. Returns whether the delivery is held.
     """
     route = engine.state.routes.get(contact_id)
     if route is None or route.peer_contact_send_id is None:
         engine.emit(DamagedMessage(contact_id, "a renew request to a side that cannot renew"))
-        return
+        return False
 
     contact = await asyncio.to_thread(engine.store.get_contact, contact_id)
     try:
@@ -124,9 +127,14 @@ async def handle_renew_request(
             seen_nonces=route.renew_nonces,
         )
     except (DecodeError, AuthenticationError, RenewRequestError) as error:
+        if isinstance(error, AuthenticationError):
+            new_key = await _changed_signer_key(engine, connection, contact_id, delivery)
+            if new_key is not None:
+                await hold_key_change(engine, contact_id, delivery, new_key)
+                return True
         logger.warning("renew request rejected: %s", type(error).__name__)
         engine.emit(DamagedMessage(contact_id, f"renew request rejected: {type(error).__name__}"))
-        return
+        return False
 
     route.renew_nonces.append(request.nonce)
     del route.renew_nonces[:-MAX_RENEW_NONCES]
@@ -134,8 +142,45 @@ async def handle_renew_request(
     if in_cooldown(engine, contact_id):
         logger.info("renew request from contact %d after a renewal; nothing to do", contact_id)
         await commit_state(engine)
-        return
+        return False
     await renew_session(engine, connection, contact_id, cause="peer_request")
+    return False
+
+
+async def _changed_signer_key(
+    engine: Engine, connection: RelayConnection, contact_id: int, delivery: Delivery
+) -> bytes | None:
+    """Return the counselor's new identity key if it signed a renew request; else None.
+
+    A renew request names no key, so the konseli fetches a bundle from the counselor's
+    contact inbox. If that bundle carries another identity key and the request verifies
+    under it, the counselor's identity key changed. The fetch takes one one-time prekey.
+    Only the counselor (by its sender key) and the relay can write to this inbox, and the
+    relay can take those prekeys anyway, so no limit is needed here.
+    """
+    route = engine.state.routes[contact_id]
+    assert route.peer_contact_send_id is not None
+    try:
+        fetched = await connection.fetch_prekeys(route.peer_contact_send_id)
+        bundle = PrekeyBundle.decode(fetched.bundle, fetched.one_time_prekey)
+    except (RelayCommandError, KonselError) as error:
+        logger.warning("cannot fetch a bundle to check a renew request: %s", error)
+        return None
+    contact = await asyncio.to_thread(engine.store.get_contact, contact_id)
+    new_key = bundle.identity.ed25519
+    if new_key == contact.identity_key:
+        return None
+    try:
+        verify_renew_request(
+            delivery.envelope,
+            bundle.identity,
+            engine.identity.public,
+            now=engine.clock() // 1000,
+            seen_nonces=route.renew_nonces,
+        )
+    except (DecodeError, AuthenticationError, RenewRequestError):
+        return None
+    return new_key
 
 
 async def renew_session(
@@ -206,7 +251,7 @@ async def accept_renewal(
         return False
     contact = await asyncio.to_thread(engine.store.get_contact, contact_id)
     if session.remote_identity.ed25519 != contact.identity_key:
-        await hold_key_change(engine, contact_id, delivery)
+        await hold_key_change(engine, contact_id, delivery, session.remote_identity.ed25519)
         return True
 
     engine.state.remember_control(message_id(delivery.envelope))
@@ -233,23 +278,32 @@ async def accept_renewal(
     return False
 
 
-async def hold_key_change(engine: Engine, contact_id: int, delivery: Delivery) -> None:
+async def hold_key_change(
+    engine: Engine, contact_id: int, delivery: Delivery, new_key: bytes | None = None
+) -> None:
     """Hold a delivery from a contact whose identity key changed, unacknowledged.
 
-    The first held delivery clears the contact's verified mark and emits
-    :class:`~.events.ContactKeyChanged`. Held deliveries stay on the relay, so after a
-    restart the relay delivers them again and the hold starts again. The relay's window
-    of unacknowledged deliveries per inbox bounds how many this side keeps in memory.
-    Call with :attr:`Engine.lock` held.
+    The store records the hold: the first held delivery stores ``new_key`` and clears the
+    contact's verified mark in one transaction, and :class:`~.events.ContactKeyChanged`
+    is emitted. Held deliveries also stay on the relay, and after a restart the engine
+    loads them from the store (:func:`load_key_changes`); a copy the relay pushes again
+    is held once. The relay's window of unacknowledged deliveries per inbox bounds how
+    many are held. Call with :attr:`Engine.lock` held.
     """
     held = engine.key_changes.get(contact_id)
-    if held is None:
-        held = engine.key_changes[contact_id] = []
-        await asyncio.to_thread(engine.store.update_contact, contact_id, verified=False)
+    if held is not None and any(earlier.message_id == delivery.message_id for earlier in held):
+        return
+    key = None if held is not None else new_key
+    started = await asyncio.to_thread(engine.store.hold_delivery, contact_id, delivery, key)
+    engine.key_changes.setdefault(contact_id, []).append(delivery)
+    if started:
         logger.warning("identity key of contact %d changed; holding its messages", contact_id)
         engine.emit(ContactKeyChanged(contact_id))
-    if all(earlier.message_id != delivery.message_id for earlier in held):
-        held.append(delivery)
+
+
+async def load_key_changes(engine: Engine) -> None:
+    """Load the held deliveries of every contact with an unconfirmed key change."""
+    engine.key_changes = await asyncio.to_thread(engine.store.held_deliveries)
 
 
 async def confirm_key_change(engine: Engine, connection: RelayConnection, contact_id: int) -> int:
@@ -265,16 +319,12 @@ async def confirm_key_change(engine: Engine, connection: RelayConnection, contac
 
     async with engine.lock:
         held = engine.key_changes.get(contact_id)
-        if not held:
+        if held is None:
             raise EngineError("key_change_not_found", f"contact {contact_id}")
         try:
-            session, _plaintext, _prekeys = Session.respond(
-                engine.identity, engine.prekeys, held[0].envelope, now=engine.clock() // 1000
-            )
-        except (DecodeError, KonselError) as error:
-            raise EngineError("key_change_not_found", type(error).__name__) from None
-        new_key = session.remote_identity.ed25519
-        await asyncio.to_thread(engine.store.replace_identity_key, contact_id, new_key)
+            await asyncio.to_thread(engine.store.confirm_key_change, contact_id)
+        except RecordNotFound:
+            raise EngineError("key_change_not_found", f"contact {contact_id}") from None
         del engine.key_changes[contact_id]
     logger.info("user confirmed the new identity key of contact %d", contact_id)
 

@@ -11,9 +11,9 @@ The konseli calls :meth:`ShortCodeFlow.join_code`. It joins the rendezvous, runs
 replies with its 32-byte Ed25519 identity key. Then it sends a contact request exactly
 as the link flow does (:func:`.pairing.accept_decoded_invitation`).
 
-The counselor's client remembers the identity key from the reply and accepts the
-contact request that carries it without asking the counselor again, because the
-konseli proved knowledge of the code in the exchange. A request with any other key
+The counselor's client stores the identity key from the reply in the engine state and
+accepts the contact request that carries it without asking the counselor again, because
+the konseli proved knowledge of the code in the exchange. A request with any other key
 stays pending as usual.
 
 Outcomes are events: :class:`.events.ShortCodeReady`, :class:`.events.ShortCodePaired`
@@ -45,8 +45,8 @@ from konsel.protocol.shortcode_exchange import (
     ReplyReceived,
 )
 
-from . import pairing
-from .engine_state import PendingRequest
+from . import contact_requests, pairing
+from .engine_state import PendingRequest, commit_state
 from .events import EngineError, ShortCodeFailed, ShortCodePaired, ShortCodeReady
 from .relay_connection import RelayCommandError, RelayConnection, RelayConnectionClosed
 
@@ -86,9 +86,9 @@ class ShortCodeFlow:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._offer: _Offer | None = None
-        # NOTE: kept in memory only. After a restart between the konseli's reply and its
-        # contact request, that request stays pending for the counselor to accept by hand.
-        self._expected_keys: set[bytes] = set()
+        # Keys whose request is being accepted now; the engine state keeps the keys of
+        # requests still due, so they survive a restart.
+        self._accepting: set[bytes] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         # Serializes create_code, so two calls at once cannot both open a code.
         self._create_lock = asyncio.Lock()
@@ -179,8 +179,11 @@ class ShortCodeFlow:
                 self._offer = None
                 await offer.connection.close()
 
-        self._expected_keys.add(identity_key)
-        for request in list(self._engine.state.pending.values()):
+        engine = self._engine
+        async with engine.lock:
+            engine.state.expect_key(identity_key, engine.clock())
+            await commit_state(engine)
+        for request in list(engine.state.pending.values()):
             if request.identity_key == identity_key:
                 self.request_arrived(request)
 
@@ -205,20 +208,31 @@ class ShortCodeFlow:
         raise EngineError("pairing_failed", "the relay connection closed")
 
     def request_arrived(self, request: PendingRequest) -> None:
-        """Accept ``request`` in the background if its key came from a short-code reply."""
-        if request.identity_key not in self._expected_keys:
+        """Accept ``request`` in the background if its key came from a short-code reply.
+
+        The key leaves the engine state in the commit that accepts the request
+        (:func:`.contact_requests.accept_request`), so a restart before that keeps it.
+        """
+        # NOTE: this runs when a request or a reply arrives, never at start-up, so a
+        # request that was already pending at a restart waits for the counselor.
+        key = request.identity_key
+        if key in self._accepting or not self._engine.state.is_expected_key(
+            key, self._engine.clock()
+        ):
             return
-        self._expected_keys.discard(request.identity_key)
+        self._accepting.add(key)
         task = asyncio.create_task(self._accept(request), name="shortcode-accept")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def _accept(self, request: PendingRequest) -> None:
         try:
-            contact_id = await pairing.accept_request(self._engine, request.request_id)
+            contact_id = await contact_requests.accept_request(self._engine, request.request_id)
         except EngineError as error:
             self._fail(error.code, error.detail)
             return
+        finally:
+            self._accepting.discard(request.identity_key)
         logger.info("accepted the contact request of a short-code exchange")
         self._engine.emit(ShortCodePaired(contact_id, request.display_name))
 
@@ -345,7 +359,22 @@ async def contact_safety_code(engine: Engine, contact_id: int) -> SafetyCode:
     contact = contacts.get(contact_id)
     if contact is None:
         raise EngineError("contact_not_found", f"contact {contact_id}")
-    return safety_code(engine.identity.public.ed25519, bytes(contact.identity_key))
+    # The code takes thousands of hash rounds (tens of ms); keep the event loop free.
+    own_key = engine.identity.public.ed25519
+    return await asyncio.to_thread(safety_code, own_key, bytes(contact.identity_key))
+
+
+async def pending_safety_code(engine: Engine, contact_id: int) -> SafetyCode | None:
+    """Return the safety code of a contact's held new identity key, or None without one.
+
+    While a key change is held the contact's row keeps the old key, but the contact's
+    own screen shows the code of the new one; this is the code to compare before
+    :meth:`Engine.confirm_key_change`.
+    """
+    new_key = await asyncio.to_thread(engine.store.held_identity_key, contact_id)
+    if new_key is None:
+        return None
+    return await asyncio.to_thread(safety_code, engine.identity.public.ed25519, new_key)
 
 
 async def mark_verified(engine: Engine, contact_id: int, verified: bool) -> None:

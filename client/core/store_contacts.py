@@ -1,9 +1,11 @@
-"""Contacts, their conversations and the ratchet session state kept per contact."""
+"""Contacts, their conversations, the ratchet session state and key changes per contact."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from konsel.protocol.relay_wire import Delivery
 
 from .errors import RecordNotFound
 from .store_base import StoreBase, inserted_id
@@ -144,6 +146,95 @@ class ContactBook(StoreBase):
         self._contact(contact_id)
         with self._write():
             self._put_session(contact_id, state)
+
+    @serialized
+    def hold_delivery(
+        self, contact_id: int, delivery: Delivery, identity_key: bytes | None = None
+    ) -> bool:
+        """Hold a delivery of a contact whose identity key changed; return whether the hold is new.
+
+        The first call for a contact needs the new ``identity_key`` (32 bytes). It
+        records the key change and clears the contact's verified mark in the same
+        transaction as the delivery. A delivery already held (same message id) is kept
+        once.
+
+        Raises:
+            RecordNotFound: no contact has this id.
+            ValueError: no key change is recorded yet and ``identity_key`` is missing.
+        """
+        self._contact(contact_id)
+        with self._write():
+            new = self._held_key(contact_id) is None
+            if new:
+                if identity_key is None or len(identity_key) != 32:
+                    raise ValueError("a new key change needs the 32-byte identity key")
+                self.db.execute(
+                    "INSERT INTO key_changes (contact_id, identity_key, detected_at) "
+                    "VALUES (?, ?, ?)",
+                    [contact_id, bytes(identity_key), self._clock()],
+                )
+                self.db.execute("UPDATE contacts SET verified = 0 WHERE id = ?", [contact_id])
+            self.db.execute(
+                "INSERT OR IGNORE INTO held_deliveries "
+                "(contact_id, receive_id, message_id, envelope, received_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [
+                    contact_id,
+                    bytes(delivery.receive_id),
+                    bytes(delivery.message_id),
+                    bytes(delivery.envelope),
+                    delivery.received_at,
+                ],
+            )
+        return new
+
+    @serialized
+    def held_deliveries(self) -> dict[int, list[Delivery]]:
+        """Return the held deliveries of every contact with a key change, in arrival order."""
+        held: dict[int, list[Delivery]] = {}
+        for (contact_id,) in self.db.execute("SELECT contact_id FROM key_changes ORDER BY 1"):
+            held[contact_id] = []
+        rows = self.db.execute(
+            "SELECT contact_id, receive_id, message_id, envelope, received_at "
+            "FROM held_deliveries ORDER BY id"
+        ).fetchall()
+        for contact_id, receive_id, message_id, envelope, received_at in rows:
+            held[contact_id].append(
+                Delivery(bytes(receive_id), bytes(message_id), bytes(envelope), received_at)
+            )
+        return held
+
+    @serialized
+    def confirm_key_change(self, contact_id: int) -> Contact:
+        """Store the held new identity key of a contact and end the hold, in one transaction.
+
+        The contact stays unverified, and its held deliveries are deleted from the store:
+        the caller processes them, and the relay still has every one it did not process.
+
+        Raises:
+            RecordNotFound: the contact has no key change.
+        """
+        identity_key = self._held_key(contact_id)
+        if identity_key is None:
+            raise RecordNotFound("key change", contact_id)
+        with self._write():
+            self.db.execute(
+                "UPDATE contacts SET identity_key = ?, verified = 0 WHERE id = ?",
+                [identity_key, contact_id],
+            )
+            self.db.execute("DELETE FROM key_changes WHERE contact_id = ?", [contact_id])
+        return self._contact(contact_id)
+
+    @serialized
+    def held_identity_key(self, contact_id: int) -> bytes | None:
+        """Return the new identity key of a contact's held key change, or None."""
+        return self._held_key(contact_id)
+
+    def _held_key(self, contact_id: int) -> bytes | None:
+        row = self.db.execute(
+            "SELECT identity_key FROM key_changes WHERE contact_id = ?", [contact_id]
+        ).fetchone()
+        return None if row is None else bytes(row[0])
 
     def _contact(self, contact_id: int) -> Contact:
         row = self.db.execute(

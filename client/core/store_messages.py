@@ -299,6 +299,16 @@ class MessageLog(ContactBook):
             self._advance_status(order, "read")
 
     @serialized
+    def unread_counts(self) -> dict[int, int]:
+        """Return the number of received, unread messages per contact id."""
+        rows = self.db.execute(
+            "SELECT c.contact_id, COUNT(*) FROM messages AS m "
+            "JOIN conversations AS c ON c.id = m.conversation_id "
+            "WHERE m.direction = 'in' AND m.status != 'read' GROUP BY c.contact_id"
+        ).fetchall()
+        return {int(contact_id): int(count) for contact_id, count in rows}
+
+    @serialized
     def mark_failed(self, order: int) -> None:
         """Give up on an unsent message: status failed, outbox envelope dropped."""
         with self._write():

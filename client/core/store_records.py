@@ -401,6 +401,17 @@ class CounselingRecords(StoreBase):
         )
 
     @serialized
+    def latest_session_for(self, contact_id: int) -> SessionSummary | None:
+        """Return a contact's newest open session, else its newest ended one, else None."""
+        row = self.db.execute(
+            f"SELECT {_SESSION_COLUMNS} FROM counseling_sessions "  # noqa: S608
+            "WHERE contact_id = ? ORDER BY ended_at IS NULL DESC, started_at DESC, id DESC "
+            "LIMIT 1",
+            [contact_id],
+        ).fetchone()
+        return None if row is None else SessionSummary(*row)
+
+    @serialized
     def list_sessions(self, started_from_ms: int, started_before_ms: int) -> list[SessionSummary]:
         """Return the sessions that started in ``[started_from_ms, started_before_ms)``.
 

@@ -193,7 +193,32 @@ _VERSION_3 = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_VERSION_1, _VERSION_2, _VERSION_3)
+_VERSION_4 = Migration(
+    4,
+    (
+        # A contact whose identity key changed, with the new key, until the user confirms
+        # it. The contact's verified mark is cleared in the same transaction.
+        """CREATE TABLE key_changes (
+            contact_id INTEGER PRIMARY KEY REFERENCES contacts (id) ON DELETE CASCADE,
+            identity_key BLOB NOT NULL CHECK (length(identity_key) = 32),
+            detected_at INTEGER NOT NULL
+        ) STRICT""",
+        # Deliveries from that contact held unacknowledged on the relay, in arrival order
+        # (the rowid), so they can be processed after a restart even before the relay
+        # pushes them again.
+        """CREATE TABLE held_deliveries (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            contact_id INTEGER NOT NULL REFERENCES key_changes (contact_id) ON DELETE CASCADE,
+            receive_id BLOB NOT NULL CHECK (length(receive_id) = 16),
+            message_id BLOB NOT NULL CHECK (length(message_id) = 16),
+            envelope BLOB NOT NULL,
+            received_at INTEGER NOT NULL,
+            UNIQUE (contact_id, message_id)
+        ) STRICT""",
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_VERSION_1, _VERSION_2, _VERSION_3, _VERSION_4)
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
 

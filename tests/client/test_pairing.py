@@ -211,7 +211,7 @@ async def test_pairing_link_inbox_gone(tmp_path: Path, relay: Relay) -> None:
     counselor = await new_engine(tmp_path / "bk", "Bu Sari", "counselor", relay.url)
     student = await new_engine(tmp_path / "siswa", "Rani", "student", None)
     try:
-        link = await counselor.create_invitation("one_time")
+        link = await counselor.create_invitation("reusable")
         await delete_contact_inbox(counselor)
 
         with pytest.raises(EngineError) as raised:

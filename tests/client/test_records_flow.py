@@ -268,3 +268,23 @@ def test_records_laiseg_questions() -> None:
     assert [q.key for q in english] == [f.key for f in form.fields]
     assert [q.prompt for q in english] == [f.label.en for f in form.fields]
     assert laiseg_questions(form, "id")[0].prompt == form.fields[0].label.id
+
+
+async def test_latest_session_prefers_an_open_one(tmp_path: Path, relay: Relay) -> None:
+    counselor = await new_engine(tmp_path / "bk", "Bu Sari", "counselor", relay.url)
+    student = await new_engine(tmp_path / "siswa", "Dimas", "student", None)
+    try:
+        on_counselor, _ = await pair(counselor, student)
+        assert await counselor.record("latest_session_for", on_counselor) is None
+
+        first = await counselor.start_counseling_session(on_counselor)
+        await counselor.end_counseling_session(first)
+        assert (await counselor.record("latest_session_for", on_counselor)).id == first
+
+        second = await counselor.start_counseling_session(on_counselor)
+        assert (await counselor.record("latest_session_for", on_counselor)).id == second
+        await counselor.end_counseling_session(second)
+        assert (await counselor.record("latest_session_for", on_counselor)).id == second
+    finally:
+        await counselor.close()
+        await student.close()

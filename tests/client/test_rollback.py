@@ -78,10 +78,28 @@ def recorder(monkeypatch: pytest.MonkeyPatch) -> KeyNonceRecorder:
     return watching
 
 
-async def _paired(tmp_path: Path, relay: Relay) -> dict[str, Side]:
+async def _pair_one_time(counselor: Engine, student: Engine) -> tuple[int, int]:
+    """Pair by a one-time link; return (student's id at the counselor, counselor's id)."""
+    on_student = await student.accept_invitation(await counselor.create_invitation("one_time"))
+
+    async def has_request() -> bool:
+        return bool(counselor.pending_requests())
+
+    await wait_until(has_request, "the contact request")
+    on_counselor = await counselor.accept_request(counselor.pending_requests()[0][0])
+
+    async def accepted() -> bool:
+        return student.state.routes[on_student].accepted
+
+    await wait_until(accepted, "the counselor's introduction")
+    return on_counselor, on_student
+
+
+async def _paired(tmp_path: Path, relay: Relay, *, one_time: bool = False) -> dict[str, Side]:
     counselor = await new_engine(tmp_path / "bk", "Bu Sari", "counselor", relay.url)
     student = await new_engine(tmp_path / "siswa", "Dimas", "student", None)
-    on_counselor, on_student = await pair(counselor, student)
+    pairing = _pair_one_time if one_time else pair
+    on_counselor, on_student = await pairing(counselor, student)
     sides = {
         "bk": Side(counselor, on_counselor, counselor.events()),
         "siswa": Side(student, on_student, student.events()),
@@ -272,6 +290,38 @@ async def test_rollback_counselor_sends_three(
         assert await _count(sides["bk"], NEW_MESSAGE) == 1
         for question in questions:
             assert await _count(sides["siswa"], question) == 1
+        assert recorder.reused == []
+    finally:
+        await _close(sides)
+
+
+async def test_rollback_after_one_time_link(
+    tmp_path: Path, relay: Relay, recorder: KeyNonceRecorder
+) -> None:
+    """A konseli paired by a one-time link renews through the counselor's contact inbox.
+
+    The one-time inbox is gone from the relay by then, so a renewal that fetched its
+    bundle there would fail.
+    """
+    sides = await _paired(tmp_path, relay, one_time=True)
+    counselor = sides["bk"].engine
+    contact_inbox = counselor.state.contact_inbox
+    assert contact_inbox is not None
+    route = sides["siswa"].engine.state.routes[sides["siswa"].contact]
+    assert route.peer_contact_send_id == contact_inbox.send_id
+    assert counselor.state.retired_inboxes == []
+    assert all(inbox.kind == "private" for inbox in counselor.state.private_inboxes.values())
+    try:
+        await _roll_back(tmp_path, sides, restored="siswa", sender="siswa")
+        await _send_new(sides, "siswa")
+        await _wait_renewed(sides)
+
+        await _assert_shown_once(sides, "siswa")
+        student_renewed = sides["siswa"].notices(SessionRenewed)
+        assert [event.cause for event in student_renewed] == ["peer_request"]
+        assert [event.cause for event in sides["bk"].notices(SessionRenewed)] == ["peer_renewed"]
+
+        await _conversation_goes_on(sides)
         assert recorder.reused == []
     finally:
         await _close(sides)

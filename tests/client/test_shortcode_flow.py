@@ -3,25 +3,40 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import TypeVar
 
 import pytest
-from engine_helpers import Relay, bodies, new_engine, relay, relays, reopen, wait_until
+from engine_helpers import (
+    Relay,
+    WriteGate,
+    bodies,
+    drain,
+    new_engine,
+    relay,
+    relays,
+    reopen,
+    wait_until,
+)
 
-from konsel.client.core import renewal
+from konsel.client.core import pairing, renewal
 from konsel.client.core.engine import Engine
 from konsel.client.core.events import (
     ContactKeyChanged,
+    DamagedMessage,
     EngineError,
     EventStream,
+    SessionRenewed,
     ShortCodeFailed,
     ShortCodePaired,
     ShortCodeReady,
     shortcode_text,
 )
 from konsel.client.core.relay_connection import RelayConnection
+from konsel.client.core.sync import EngineHooks
 from konsel.protocol.identity import IdentityKeyPair
+from konsel.protocol.prekeys import PrekeyStore
 from konsel.protocol.relay_wire import PairEnd, PairMessage
 from konsel.protocol.shortcode import format_code, parse_code
 from konsel.protocol.shortcode_wire import CancelMessage, PakeMessage, decode_pairing_message
@@ -348,4 +363,164 @@ async def test_cancel_code_tells_joined_side(tmp_path: Path, relay: Relay) -> No
         assert [type(message) for message in messages] == [PakeMessage, CancelMessage]
         assert frames[-1] == PairEnd(code.nameplate, "closed")
     finally:
+        await close_all(created)
+
+
+async def change_student_key(student: Engine, contact_id: int) -> None:
+    """Give the konseli a new identity in memory and renew, as a reinstalled app would."""
+    student.identity = IdentityKeyPair.generate()
+    connection = await student.sync.wait_connected(EVENT_TIMEOUT)
+    async with student.lock:
+        await renewal.renew_session(student, connection, contact_id)
+
+
+async def test_key_change_hold_survives_restart(tmp_path: Path, relay: Relay) -> None:
+    """Held deliveries and the new key are stored: a restarted counselor can still confirm."""
+    created = await engines(tmp_path, relay, "dimas")
+    counselor, student = created
+    stream = counselor.events()
+    try:
+        on_counselor, on_student = await pair_by_code(counselor, student)
+        await change_student_key(student, on_student)
+        await student.send_text(on_student, "Pesan setelah ganti kunci.")
+        await next_event(stream, ContactKeyChanged)
+
+        async def both_held() -> bool:
+            return len(counselor.key_changes.get(on_counselor, [])) == 2
+
+        await wait_until(both_held, "two held deliveries")
+        held_ids = [delivery.message_id for delivery in counselor.key_changes[on_counselor]]
+        stream.close()
+
+        counselor = await reopen(counselor)
+        created[0] = counselor
+        stream = counselor.events()
+        assert [d.message_id for d in counselor.key_changes[on_counselor]] == held_ids
+        assert await bodies(counselor, on_counselor, "in") == []
+
+        assert await counselor.confirm_key_change(on_counselor) == 2
+        assert await bodies(counselor, on_counselor, "in") == ["Pesan setelah ganti kunci."]
+        contact = (await counselor.contacts())[0]
+        assert contact.identity_key == student.identity.public.ed25519
+        assert on_counselor not in counselor.key_changes
+
+        # Nothing stays held in the store either: another restart finds no key change.
+        counselor = await reopen(counselor)
+        created[0] = counselor
+        assert counselor.key_changes == {}
+        warnings = [event for event in drain(stream) if isinstance(event, ContactKeyChanged)]
+        assert warnings == []
+    finally:
+        stream.close()
+        await close_all(created)
+
+
+async def test_key_change_renew_request_holds(tmp_path: Path, relay: Relay) -> None:
+    """A renew request signed by a new counselor key warns the konseli and holds, not damages.
+
+    The counselor's client gets a new identity in memory, publishes a bundle under it on
+    its contact inbox and asks for a renewal. Its one-time prekey target is 0, so the
+    relay hands out no one-time prekey made under the old identity.
+    """
+    counselor = await new_engine(
+        tmp_path / "bk", "Bu Sari", "counselor", relay.url, one_time_prekey_target=0
+    )
+    student = await new_engine(tmp_path / "dimas", "dimas", "student", relay.url)
+    created = [counselor, student]
+    stream = student.events()
+    try:
+        on_counselor, on_student = await pair_by_code(counselor, student)
+        await student.mark_verified(on_student)
+
+        counselor.identity = IdentityKeyPair.generate()
+        counselor.prekeys = PrekeyStore.create(counselor.identity, int(time.time()), 0)
+        connection = await counselor.sync.wait_connected(EVENT_TIMEOUT)
+        await pairing.refill_prekeys(counselor, connection, 0)
+        async with counselor.lock:
+            await renewal.request_renewal(counselor, on_counselor)
+        await counselor.send_text(on_counselor, "Dimas, ini Ibu dengan kunci baru.")
+
+        warning = await next_event(stream, ContactKeyChanged)
+        assert warning.contact_id == on_student
+
+        async def both_held() -> bool:
+            return len(student.key_changes.get(on_student, [])) == 2
+
+        await wait_until(both_held, "the renew request and the text on hold")
+        damaged = [event for event in drain(stream) if isinstance(event, DamagedMessage)]
+        assert damaged == []
+        assert not (await student.contacts())[0].verified
+        assert await bodies(student, on_student, "in") == []
+
+        stream.close()
+        student = await reopen(student)
+        created[1] = student
+        stream = student.events()
+        assert len(student.key_changes[on_student]) == 2
+
+        assert await student.confirm_key_change(on_student) == 2
+        renewed = await next_event(stream, SessionRenewed)
+        assert renewed.cause == "peer_request"
+
+        async def text_shown() -> bool:
+            return await bodies(student, on_student, "in") == ["Dimas, ini Ibu dengan kunci baru."]
+
+        await wait_until(text_shown, "the held text, resent under the new session")
+        contact = (await student.contacts())[0]
+        assert contact.identity_key == counselor.identity.public.ed25519
+        assert not contact.verified
+        assert await student.safety_code(on_student) == await counselor.safety_code(on_counselor)
+
+        await student.send_text(on_student, "Baik, Bu.")
+
+        async def reply_arrived() -> bool:
+            return await bodies(counselor, on_counselor, "in") == ["Baik, Bu."]
+
+        await wait_until(reply_arrived, "the konseli's reply on the renewed session")
+    finally:
+        stream.close()
+        await close_all(created)
+
+
+async def test_shortcode_key_survives_restart(tmp_path: Path, relay: Relay) -> None:
+    """A counselor restarted between the code exchange and the request still auto-accepts it."""
+    gate = WriteGate()
+    counselor = await new_engine(tmp_path / "bk", "Bu Sari", "counselor", relay.url)
+    student = await new_engine(
+        tmp_path / "dimas", "dimas", "student", relay.url, hooks=EngineHooks(before_write=gate)
+    )
+    created = [counselor, student]
+    try:
+        code = await counselor.create_code()
+        # The konseli's contact request is its first cached write, so it waits at the gate.
+        gate.hold_next()
+        joining = asyncio.create_task(student.join_code(code))
+        await gate.wait_entered()
+
+        async def key_stored() -> bool:
+            return bool(counselor.state.expected_keys)
+
+        await wait_until(key_stored, "the konseli's key in the counselor's state")
+        counselor = await reopen(counselor)
+        created[0] = counselor
+        stream = counselor.events()
+        assert [k.identity_key for k in counselor.state.expected_keys] == [
+            student.identity.public.ed25519
+        ]
+
+        gate.release.set()
+        on_student = await joining
+        paired = await next_event(stream, ShortCodePaired)
+        stream.close()
+
+        async def accepted() -> bool:
+            return student.state.routes[on_student].accepted
+
+        await wait_until(accepted, "the counselor's introduction")
+        assert paired.display_name == "dimas"
+        assert counselor.pending_requests() == []
+        assert counselor.state.expected_keys == []
+        assert [c.display_name for c in await counselor.contacts()] == ["dimas"]
+    finally:
+        gate.release.set()
         await close_all(created)

@@ -21,6 +21,7 @@ from konsel.protocol.content import (
     MAX_TEXT_BODY_CHARS,
     Consent,
     Content,
+    Decline,
     Delivered,
     EvalAnswers,
     EvalQuestion,
@@ -121,6 +122,7 @@ TAGS = [
     "consent",
     "eval_request",
     "eval_answers",
+    "decline",
 ]
 
 
@@ -158,6 +160,8 @@ def contents(draw: st.DrawFn, kind: str | None = None) -> Content:
         keys = draw(st.lists(question_keys, min_size=1, max_size=MAX_EVAL_QUESTIONS, unique=True))
         questions = tuple(EvalQuestion(key, draw(texts(80, min_size=1))) for key in keys)
         return EvalRequest(**common, session_id=draw(message_ids), questions=questions)
+    if kind == "decline":
+        return Decline(**common, reason=draw(st.sampled_from(["declined", "invitation_used"])))
 
     keys = draw(st.lists(question_keys, max_size=MAX_EVAL_QUESTIONS, unique=True))
     ratings = tuple(EvalRating(key, draw(st.integers(1, 5))) for key in keys)
@@ -688,6 +692,7 @@ def introductions(draw: st.DrawFn) -> Introduction:
         inbox_id=draw(message_ids),
         sender_key=draw(st.binary(min_size=32, max_size=32)),
         language=draw(st.sampled_from([None, "id", "en"])),
+        contact_inbox=draw(st.none() | message_ids),
     )
 
 
@@ -738,6 +743,8 @@ def test_introduction_valid_map() -> None:
         ({"display_name": ""}, "display_name"),
         ({"display_name": "Dimas\u202e"}, "display_name"),
         ({"language": "jv"}, "language"),
+        ({"contact_inbox": INBOX_ID[:15]}, "contact_inbox"),
+        ({"contact_inbox": "kotak"}, "contact_inbox"),
     ],
 )
 def test_introduction_invalid(overrides: dict[str, Any], field: str) -> None:
@@ -757,3 +764,53 @@ def test_introduction_construct_invalid() -> None:
             sender_key=SENDER_KEY[:31],
         )
     assert caught.value.field == "sender_key"
+
+
+def test_introduction_contact_inbox_optional() -> None:
+    """An introduction without ``contact_inbox`` decodes to None; with one, to its bytes."""
+    without = decode_content(pack(intro_map()))
+    with_inbox = decode_content(pack(intro_map(contact_inbox=SENDER_KEY[:16])))
+
+    assert isinstance(without, Introduction)
+    assert without.contact_inbox is None
+    assert "contact_inbox" not in encoded_map(without)
+    assert isinstance(with_inbox, Introduction)
+    assert with_inbox.contact_inbox == SENDER_KEY[:16]
+
+
+def decline_map(**overrides: Any) -> dict[str, Any]:
+    """Build the map of a valid decline, with some keys replaced or removed."""
+    base: dict[str, Any] = {"t": "decline", "body": _REMOVE, "reason": "declined"}
+    base.update(overrides)
+    return header(**base)
+
+
+@pytest.mark.parametrize("reason", ["declined", "invitation_used"])
+def test_decline_valid_map(reason: str) -> None:
+    decoded = decode_content(pack(decline_map(reason=reason)))
+
+    assert isinstance(decoded, Decline)
+    assert decoded.reason == reason
+    assert encoded_map(decoded) == decline_map(reason=reason)
+
+
+@pytest.mark.parametrize(
+    ("reason", "message"),
+    [
+        ("ditolak", "is not one of"),
+        ("", "is not one of"),
+        (_REMOVE, "missing"),
+        (1, "expected str"),
+    ],
+)
+def test_decline_reason_invalid(reason: object, message: str) -> None:
+    error = decode_error(decline_map(reason=reason))
+
+    assert error.field == "reason"
+    assert message in str(error)
+
+
+def test_decline_construct_invalid() -> None:
+    with pytest.raises(InvalidContentError) as caught:
+        Decline(MESSAGE_ID, 1, 0, reason="busy")  # type: ignore[arg-type]
+    assert caught.value.field == "reason"
