@@ -1,0 +1,1 @@
+"""Screens of the konsel-chat app, one class per module."""

@@ -1,0 +1,1 @@
+"""Widgets of the konsel-chat app, one class per module."""

@@ -1,0 +1,380 @@
+"""Tests of the chat view in a tiny host app with a real engine and a real store file."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+from chat_helpers import (
+    ChatHost,
+    held_orders,
+    offline_engine,
+    settle,
+    view_lines,
+    visible_lines,
+)
+from engine_helpers import Relay, new_engine, pair, wait_until
+
+from konsel.client.core.engine import Engine
+from konsel.client.core.events import (
+    DamagedMessage,
+    MessageReceived,
+    MessagesMissing,
+    MessageStatusChanged,
+    SessionRenewed,
+)
+from konsel.client.core.store import MessageFields, StoredMessage
+from konsel.client.tui import catalog
+from konsel.client.tui.widgets.chat_view import ChatView
+from konsel.client.tui.widgets.composer import Composer
+
+MONDAY_MS = 1_717_376_400_000
+"""Monday 3 June 2024, 01:00 UTC: 08:00 in Jakarta and still 3 June everywhere west of it."""
+DAY_MS = 86_400_000
+
+
+def store_incoming(engine: Engine, contact_id: int, body: str, sent_at: int) -> StoredMessage:
+    """Store a received message through the store, as the receive path would."""
+    store = engine.store
+    conversation_id = store.conversation_for_contact(contact_id)
+    fields = MessageFields(os.urandom(16), os.urandom(16), body, None, sent_at)
+    return store.record_incoming(conversation_id, fields, b"")
+
+
+def store_outgoing(engine: Engine, contact_id: int, body: str, sent_at: int) -> StoredMessage:
+    """Store an own message left waiting in the outbox."""
+    store = engine.store
+    conversation_id = store.conversation_for_contact(contact_id)
+    fields = MessageFields(os.urandom(16), os.urandom(16), body, None, sent_at)
+    return store.record_outgoing(
+        conversation_id, fields, b"envelope", b"", destination=os.urandom(16)
+    )
+
+
+async def test_chat_view_shows_sender_time_and_status(tmp_path: Path) -> None:
+    engine, contact_id = await offline_engine(tmp_path / "profile")
+    store_incoming(engine, contact_id, "Selamat pagi, Bu.", MONDAY_MS)
+    sent = store_outgoing(engine, contact_id, "Pagi, Siti. Ada yang bisa Ibu bantu?", MONDAY_MS)
+    app = ChatHost(engine, contact_id)
+    try:
+        async with app.run_test(size=(80, 24)):
+            await settle(app)
+            lines = view_lines(app.query_one(ChatView))
+            peer_header = next(line for line in lines if line.startswith("Siti Rahmawati"))
+            own_header = next(line for line in lines if line.startswith("Bu Rina"))
+            assert "menunggu dikirim" in own_header
+            assert "menunggu" not in peer_header
+            assert any(line.strip() == "Selamat pagi, Bu." for line in lines)
+            assert any("Senin, 3 Juni 2024" in line for line in lines)
+            assert sent.order in held_orders(app.query_one(ChatView))
+    finally:
+        await engine.close()
+
+
+async def test_chat_view_time_is_local_hours_minutes(tmp_path: Path) -> None:
+    from datetime import datetime
+
+    engine, contact_id = await offline_engine(tmp_path / "profile")
+    store_incoming(engine, contact_id, "Jam berapa?", MONDAY_MS + 37 * 60_000)
+    app = ChatHost(engine, contact_id)
+    try:
+        async with app.run_test(size=(80, 24)):
+            await settle(app)
+            expected = datetime.fromtimestamp((MONDAY_MS + 37 * 60_000) / 1000).strftime("%H:%M")
+            header = next(line for line in view_lines(app.query_one(ChatView)) if "Siti" in line)
+            assert header.split() == ["Siti", "Rahmawati", expected]
+    finally:
+        await engine.close()
+
+
+async def test_chat_view_shows_markup_and_emoji_as_sent(tmp_path: Path) -> None:
+    engine, contact_id = await offline_engine(tmp_path / "profile")
+    body = "[b]tebal[/b] [red]merah[/] [link=x]tautan[/link] 😊🙏 \\[x]"
+    store_incoming(engine, contact_id, body, MONDAY_MS)
+    app = ChatHost(engine, contact_id)
+    try:
+        async with app.run_test(size=(80, 24)):
+            await settle(app)
+            assert f"  {body}" in visible_lines(app.query_one(ChatView))
+    finally:
+        await engine.close()
+
+
+async def test_chat_view_makes_control_characters_visible(tmp_path: Path) -> None:
+    """A body with terminal escapes (stored past the protocol's check) cannot reach the
+    terminal: ESC, BEL, CR, DEL and C1 controls are drawn as symbols."""
+    engine, contact_id = await offline_engine(tmp_path / "profile")
+    body = "awal\x1b[2J\x1b]0;judul\x07\rakhir\x7f\x9b31m\ttab"
+    store_incoming(engine, contact_id, body, MONDAY_MS)
+    app = ChatHost(engine, contact_id)
+    try:
+        async with app.run_test(size=(80, 24)):
+            await settle(app)
+            view = app.query_one(ChatView)
+            drawn = "".join(segment.text for strip in view._lines for segment in list(strip))
+            assert not any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in drawn)
+            shown = "awal␛[2J␛]0;judul␇␍akhir␡\ufffd31m\ttab".expandtabs(4)
+            assert f"  {shown}" in view_lines(view)
+    finally:
+        await engine.close()
+
+
+async def test_chat_view_wraps_long_text_and_rewraps_on_resize(tmp_path: Path) -> None:
+    engine, contact_id = await offline_engine(tmp_path / "profile")
+    words = "Saya merasa cemas menjelang ujian akhir karena nilai matematika turun. "
+    body = (words * 30)[:2000]
+    store_incoming(engine, contact_id, body, MONDAY_MS)
+    app = ChatHost(engine, contact_id)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(app)
+            view = app.query_one(ChatView)
+            wide = [line for line in view_lines(view) if line.startswith("  ")]
+            width = view.scrollable_content_region.width
+            assert all(len(line) <= width for line in wide)
+            assert "".join(line[2:] for line in wide).replace(" ", "") == body.replace(" ", "")
+
+            await pilot.resize_terminal(50, 24)
+            await settle(app)
+            narrow = [line for line in view_lines(view) if line.startswith("  ")]
+            assert view.scrollable_content_region.width < width
+            assert all(len(line) <= view.scrollable_content_region.width for line in narrow)
+            assert len(narrow) > len(wide)
+            assert "".join(line[2:] for line in narrow).replace(" ", "") == body.replace(" ", "")
+    finally:
+        await engine.close()
+
+
+async def test_chat_view_separates_days(tmp_path: Path) -> None:
+    engine, contact_id = await offline_engine(tmp_path / "profile")
+    store_incoming(engine, contact_id, "Hari pertama", MONDAY_MS)
+    store_incoming(engine, contact_id, "Masih hari pertama", MONDAY_MS + 60_000)
+    store_incoming(engine, contact_id, "Hari kedua", MONDAY_MS + DAY_MS)
+    app = ChatHost(engine, contact_id)
+    try:
+        async with app.run_test(size=(80, 24)):
+            await settle(app)
+            lines = view_lines(app.query_one(ChatView))
+            separators = [line.strip("─ ") for line in lines if line.startswith("─")]
+            assert separators == ["Senin, 3 Juni 2024", "Selasa, 4 Juni 2024"]
+    finally:
+        await engine.close()
+
+
+async def test_chat_view_status_change_updates_in_place(tmp_path: Path) -> None:
+    engine, contact_id = await offline_engine(tmp_path / "profile")
+    sent = store_outgoing(engine, contact_id, "Tolong dibalas ya, Siti.", MONDAY_MS)
+    app = ChatHost(engine, contact_id)
+    try:
+        async with app.run_test(size=(80, 24)):
+            await settle(app)
+            view = app.query_one(ChatView)
+            count = len(view_lines(view))
+            await asyncio.to_thread(engine.store.mark_failed, sent.order)
+            engine.emit(MessageStatusChanged(contact_id, sent.order, "failed"))
+
+            async def shows_failed() -> bool:
+                return any("gagal terkirim" in line for line in view_lines(view))
+
+            await wait_until(shows_failed, "the failed status")
+            assert len(view_lines(view)) == count
+            assert not any("menunggu dikirim" in line for line in view_lines(view))
+    finally:
+        await engine.close()
+
+
+async def test_chat_view_r_puts_failed_message_in_composer(tmp_path: Path) -> None:
+    engine, contact_id = await offline_engine(tmp_path / "profile")
+    sent = store_outgoing(engine, contact_id, "Besok jam 10 di ruang BK.", MONDAY_MS)
+    await asyncio.to_thread(engine.store.mark_failed, sent.order)
+    app = ChatHost(engine, contact_id)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(app)
+            app.query_one(ChatView).focus()
+            await pilot.press("r")
+            await pilot.pause()
+            assert app.query_one(Composer).text == "Besok jam 10 di ruang BK."
+            assert app.submitted == []
+    finally:
+        await engine.close()
+
+
+async def test_chat_view_notices_for_damaged_renewed_missing(tmp_path: Path) -> None:
+    engine, contact_id = await offline_engine(tmp_path / "profile")
+    store_incoming(engine, contact_id, "Halo", MONDAY_MS)
+    app = ChatHost(engine, contact_id)
+    try:
+        async with app.run_test(size=(80, 24)):
+            await settle(app)
+            view = app.query_one(ChatView)
+            engine.emit(DamagedMessage(contact_id, "unreadable envelope"))
+            engine.emit(SessionRenewed(contact_id))
+            engine.emit(MessagesMissing(contact_id, 2))
+            engine.emit(DamagedMessage(contact_id + 1, "another conversation"))
+
+            async def three_notices() -> bool:
+                return sum(line.startswith("»") for line in view_lines(view)) >= 3
+
+            await wait_until(three_notices, "the notices")
+            text = " ".join(" ".join(view_lines(view)).split())
+            assert catalog.t("chat.notice.damaged") in text
+            assert SessionRenewed(contact_id).text("id") in text
+            assert MessagesMissing(contact_id, 2).text("id") in text
+            assert sum(line.startswith("»") for line in view_lines(view)) == 3
+    finally:
+        await engine.close()
+
+
+async def test_chat_view_appends_received_and_keeps_bottom(tmp_path: Path) -> None:
+    engine, contact_id = await offline_engine(tmp_path / "profile")
+    for number in range(60):
+        store_incoming(engine, contact_id, f"Pesan lama {number}", MONDAY_MS + number)
+    app = ChatHost(engine, contact_id)
+    try:
+        async with app.run_test(size=(80, 24)):
+            await settle(app)
+            view = app.query_one(ChatView)
+            assert view.scroll_y == view.max_scroll_y
+            stored = store_incoming(engine, contact_id, "Pesan baru masuk", MONDAY_MS + 100)
+            engine.emit(MessageReceived(contact_id, stored))
+
+            async def shown() -> bool:
+                return "  Pesan baru masuk" in visible_lines(view)
+
+            await wait_until(shown, "the new message on screen")
+            assert view.new_count == 0
+    finally:
+        await engine.close()
+
+
+async def test_chat_view_counts_new_messages_when_scrolled_up(tmp_path: Path) -> None:
+    engine, contact_id = await offline_engine(tmp_path / "profile")
+    for number in range(60):
+        store_incoming(engine, contact_id, f"Pesan lama {number}", MONDAY_MS + number)
+    app = ChatHost(engine, contact_id)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(app)
+            view = app.query_one(ChatView)
+            view.focus()
+            await pilot.press("pageup", "pageup")
+            await settle(app)
+            top_before = visible_lines(view)[0]
+            for number in range(2):
+                stored = store_incoming(engine, contact_id, f"Baru {number}", MONDAY_MS + 200)
+                engine.emit(MessageReceived(contact_id, stored))
+
+            async def counted() -> bool:
+                return view.new_count == 2
+
+            await wait_until(counted, "two new messages counted")
+            await pilot.pause()
+            rows = visible_lines(view)
+            assert rows[0] == top_before
+            assert "2 pesan baru" in rows[-1]
+
+            await pilot.press("end")
+            await settle(app)
+            assert view.new_count == 0
+            assert "  Baru 1" in visible_lines(view)
+    finally:
+        await engine.close()
+
+
+async def test_chat_view_marks_shown_messages_read(tmp_path: Path) -> None:
+    engine, contact_id = await offline_engine(tmp_path / "profile")
+    old = [store_incoming(engine, contact_id, f"Lama {n}", MONDAY_MS + n) for n in range(40)]
+    newest = store_incoming(engine, contact_id, "Terbaru", MONDAY_MS + 100)
+    app = ChatHost(engine, contact_id)
+    try:
+        async with app.run_test(size=(80, 24)):
+            await settle(app)
+
+            async def newest_read() -> bool:
+                return (await engine.message(newest.order)).status == "read"
+
+            await wait_until(newest_read, "the newest message marked read")
+            first = await engine.message(old[0].order)
+            assert first.status == "delivered"
+    finally:
+        await engine.close()
+
+
+async def test_chat_view_without_conversation_shows_hint(tmp_path: Path) -> None:
+    engine, _ = await offline_engine(tmp_path / "profile")
+    app = ChatHost(engine, None)
+    try:
+        async with app.run_test(size=(80, 24)):
+            await settle(app)
+            text = " ".join(view_lines(app.query_one(ChatView)))
+            assert catalog.t("chat.view.no_conversation") in text
+    finally:
+        await engine.close()
+
+
+async def test_chat_view_english_catalog(tmp_path: Path) -> None:
+    catalog.use("en")
+    engine, contact_id = await offline_engine(tmp_path / "profile")
+    store_outgoing(engine, contact_id, "See you tomorrow.", MONDAY_MS)
+    app = ChatHost(engine, contact_id)
+    try:
+        async with app.run_test(size=(80, 24)):
+            await settle(app)
+            lines = view_lines(app.query_one(ChatView))
+            assert any("Monday, 3 June 2024" in line for line in lines)
+            assert any(line.startswith("Bu Rina") and "waiting to send" in line for line in lines)
+    finally:
+        await engine.close()
+
+
+async def test_chat_view_relay_status_and_risk_cue(tmp_path: Path, tui_relay: Relay) -> None:
+    """A real exchange: the counselor's message moves to read, and a konseli's message
+    with a risk cue is marked with "⚠" and "!" and reported once as RiskCueSeen."""
+    counselor = await new_engine(tmp_path / "counselor", "Bu Rina", "counselor", tui_relay.url)
+    student = await new_engine(tmp_path / "student", "Siti Rahmawati", "student", None)
+    try:
+        student_id, counselor_id = await pair(counselor, student)
+        app = ChatHost(counselor, student_id)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(app)
+            view = app.query_one(ChatView)
+            await pilot.press(*"Halo Siti")
+            await pilot.press("enter")
+
+            async def own_shown() -> bool:
+                return any(line.startswith("Bu Rina") for line in view_lines(view))
+
+            await wait_until(own_shown, "the own message in the view")
+            assert app.submitted == ["Halo Siti"]
+            assert app.query_one(Composer).text == ""
+
+            sent = await counselor.history(student_id, limit=1)
+            await student.mark_read(
+                counselor_id, [m.order for m in await student.history(counselor_id)]
+            )
+
+            async def read_shown() -> bool:
+                header = next(line for line in view_lines(view) if line.startswith("Bu Rina"))
+                return header.endswith("dibaca")
+
+            await wait_until(read_shown, "the read status of the own message")
+            assert sent[0].body == "Halo Siti"
+
+            await student.send_text(counselor_id, "Bu, kadang aku ingin mati saja.")
+
+            async def cue_reported() -> bool:
+                return len(app.risk_cues) == 1
+
+            await wait_until(cue_reported, "the risk cue message")
+            cue = app.risk_cues[0]
+            assert cue.contact_id == student_id
+            assert cue.cues == ("ingin mati",)
+            lines = view_lines(view)
+            header = next(line for line in lines if line.startswith("Siti Rahmawati"))
+            assert "⚠" in header and "ingin mati" in header
+            assert "! Bu, kadang aku ingin mati saja." in lines
+    finally:
+        await counselor.close()
+        await student.close()
