@@ -145,7 +145,8 @@ class Engine(CounselingApi):
         if role not in ROLES:
             raise ValueError(f"role {role!r} is not one of {ROLES}")
         profile = resolve_profile(directory=profile_dir)
-        store = await asyncio.to_thread(Store.create, profile, passphrase, kdf=kdf)
+        clock = options.get("clock", now_ms)
+        store = await asyncio.to_thread(Store.create, profile, passphrase, kdf=kdf, clock=clock)
         identity = IdentityKeyPair.generate()
         prekeys = PrekeyStore.create(identity, int(time.time()), one_time_count=0)
         state = EngineState(display_name, role, relay_url)
@@ -164,7 +165,9 @@ class Engine(CounselingApi):
             ProfileNotFound, ProfileLocked, WrongPassphrase: and the other store errors.
         """
         profile = resolve_profile(directory=profile_dir)
-        store = await asyncio.to_thread(Store.open, profile, passphrase)
+        # The store stamps received messages and records with the same clock as the engine.
+        clock = options.get("clock", now_ms)
+        store = await asyncio.to_thread(Store.open, profile, passphrase, clock=clock)
         try:
             identity_bytes = await asyncio.to_thread(store.get_identity_state)
             prekey_bytes = await asyncio.to_thread(store.get_prekey_state)

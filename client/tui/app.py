@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -55,9 +56,11 @@ class KonselApp(App[int]):
         sync_options: SyncOptions | None = None,
         idle_lock_seconds: float | None = None,
         unlock_with: str | None = None,
+        clock: Callable[[], int] | None = None,
     ) -> None:
         """Prepare the app; ``unlock_with`` opens an existing profile without asking
-        (the demo and tests use it; people always type their passphrase)."""
+        (the demo and tests use it; people always type their passphrase). ``clock`` gives
+        the engine a clock in Unix milliseconds (snapshot tests fix it)."""
         super().__init__()
         self.profile_dir = Path(profile_dir)
         self.settings: Settings = load_settings(self.profile_dir)
@@ -74,6 +77,7 @@ class KonselApp(App[int]):
         )
         self.engine: Engine | None = None
         self.unlock_with = unlock_with
+        self.clock = clock
         self.last_activity = time.monotonic()
         catalog.use(self.language)
         localize_bindings(self)
@@ -220,4 +224,9 @@ class KonselApp(App[int]):
         self.push_screen(screen)
 
     def _engine_options(self) -> dict[str, Any]:
-        return {"options": self.sync_options} if self.sync_options is not None else {}
+        options: dict[str, Any] = {}
+        if self.sync_options is not None:
+            options["options"] = self.sync_options
+        if self.clock is not None:
+            options["clock"] = self.clock
+        return options

@@ -105,14 +105,6 @@ class ManualClock:
         self.now_ms += int(minutes * 60_000)
 
 
-def pin_clock(engine: Engine, clock: ManualClock) -> None:
-    """Make ``engine`` and its store read time from ``clock``."""
-    engine.clock = clock
-    # NOTE: the engine does not hand its clock to the store, and the store stamps
-    # received_at and every record time itself, so the test sets the store's clock too.
-    engine.store._clock = clock
-
-
 @contextmanager
 def seeded_identities(*names: str) -> Iterator[None]:
     """Make the next identities created derive their seeds from ``names``, in order.
@@ -154,10 +146,10 @@ async def build_scene(root: Path, relay_url: str) -> Scene:
     """
     clock = ManualClock(SCENE_START)
     with seeded_identities(COUNSELOR_NAME, STUDENT_NAME):
-        counselor = await new_engine(root / "konselor", COUNSELOR_NAME, "counselor", relay_url)
-        student = await new_engine(root / "konseli", STUDENT_NAME, "student", None)
-    for engine in (counselor, student):
-        pin_clock(engine, clock)
+        counselor = await new_engine(
+            root / "konselor", COUNSELOR_NAME, "counselor", relay_url, clock=clock
+        )
+        student = await new_engine(root / "konseli", STUDENT_NAME, "student", None, clock=clock)
 
     try:
         student_at_counselor, counselor_at_student = await pair(counselor, student)
@@ -276,19 +268,11 @@ class SnapshotApp(KonselApp):
         options.setdefault("sync_options", FAST_SYNC)
         # The idle lock would swap the screen on a slow machine; snapshots never wait long.
         options.setdefault("idle_lock_seconds", 0)
-        super().__init__(profile_dir, **options)
-        self.clock = ManualClock(now)
-
-    def _engine_options(self) -> dict[str, Any]:
-        # NOTE: KonselApp has no public clock option; the test reaches its engine options.
-        return {**super()._engine_options(), "clock": self.clock}
+        super().__init__(profile_dir, clock=ManualClock(now), **options)
 
     def _open(self, engine: Engine) -> None:
-        engine.store._clock = self.clock
-        # NOTE: the status bar reads the connection state when the main screen is built,
-        # but the screen subscribes to engine events only in on_mount. A change in between
-        # is lost, and the bar then shows "connecting" while the engine is connected.
-        # Opening the main screen once connected keeps the snapshot stable.
+        # Opening the main screen once connected keeps the status line the same in every
+        # run, whichever comes first on a loaded machine.
         self.run_worker(self._open_when_connected(engine), group="snapshot-open")
 
     async def _open_when_connected(self, engine: Engine) -> None:

@@ -294,3 +294,13 @@ async def wait_until_true(condition: Callable[[], bool], pilot: object) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached")
         await pilot.pause(0.05)  # type: ignore[attr-defined]
+
+
+async def test_first_run_opens_at_the_top_of_its_form(tmp_path: Path, cheap_kdf: KdfParams) -> None:
+    app = build_app(tmp_path / "new", cheap_kdf)
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_screen(app, FirstRunScreen, pilot)
+        await pilot.pause(0.2)
+
+        assert catalog.t("start.first_run.title") in screen_text(app)

@@ -184,7 +184,10 @@ class FirstRunScreen(Screen[None]):
         relay_field = self.query_one("#relay-url", Input)
         if preset and not relay_field.value:
             relay_field.value = preset
-        self.query_one("#language", RadioSet).focus()
+        self.query_one("#language", RadioSet).focus(scroll_visible=False)
+        # Back to the top once laid out, so the title and the introduction are in view.
+        form = self.query_one("#first-run-form", VerticalScroll)
+        self.call_after_refresh(form.scroll_home, animate=False)
 
     # --- language ---------------------------------------------------------------------------
 
@@ -200,7 +203,7 @@ class FirstRunScreen(Screen[None]):
         await self.recompose()
         # The draft held the typed passphrase only for the rebuild.
         self.draft = FormDraft()
-        self.query_one("#language", RadioSet).focus()
+        self.query_one("#language", RadioSet).focus(scroll_visible=False)
 
     def _read_form(self) -> FormDraft:
         role_index = self.query_one("#role", RadioSet).pressed_index

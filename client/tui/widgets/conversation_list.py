@@ -135,7 +135,8 @@ class ConversationList(OptionList):
 
     def _label(self, row: ContactRow) -> Text:
         # Marks are characters as well as colours so the list reads in a monochrome terminal.
-        label = Text("✓ " if row.verified else "  ", style="green")
+        label = Text()
+        label.append("✓ " if row.verified else "  ", style="bold green")
         label.append(row.name, style="bold" if row.unread else "")
         if row.unread:
             label.append(f" ({row.unread})", style="bold reverse")
