@@ -237,6 +237,8 @@ _RECORD_OPERATIONS = frozenset(
         "add_follow_up",
         "list_follow_ups",
         "complete_follow_up",
+        "reschedule_follow_up",
+        "cancel_follow_up",
         "end_session",
         "get_session",
         "list_sessions",

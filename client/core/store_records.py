@@ -4,7 +4,8 @@ A counseling session moves through the five KOPASTA stages (pengantaran, penjaja
 penafsiran, pembinaan, penilaian). The counselor may move forward or back, and every move
 is kept with its time. Each stage has private notes and structured key/value fields.
 Consent records, LAISEG / LAIJAPEN / LAIJAPANG evaluations (answers as a JSON object) and
-follow-ups with due dates complete the record. A consent record keeps the exact text shown
+follow-ups with due dates complete the record. An open follow-up can be completed, moved
+to another due time, or cancelled (deleted). A consent record keeps the exact text shown
 and, since schema version 2, the version of that text the konseli accepted. Since schema
 version 3, a session started through the engine also keeps the 16-byte id that the
 protocol's session messages carry.
@@ -350,11 +351,48 @@ class CounselingRecords(StoreBase):
 
     @serialized
     def complete_follow_up(self, follow_up_id: int) -> None:
-        """Mark a follow-up as done now."""
+        """Mark an open follow-up as done now.
+
+        Raises:
+            RecordNotFound: no open follow-up has the id ``follow_up_id``.
+        """
         with self._write():
             cursor = self.db.execute(
                 "UPDATE follow_ups SET done_at = ? WHERE id = ? AND done_at IS NULL",
                 [self._clock(), follow_up_id],
+            )
+            if cursor.rowcount == 0:
+                raise RecordNotFound("open follow-up", follow_up_id)
+
+    @serialized
+    def reschedule_follow_up(self, follow_up_id: int, due_at: int) -> None:
+        """Move an open follow-up to a new due time in Unix ms.
+
+        Raises:
+            RecordNotFound: no open follow-up has the id ``follow_up_id`` (it does not
+                exist or is already done), and nothing is written.
+        """
+        with self._write():
+            cursor = self.db.execute(
+                "UPDATE follow_ups SET due_at = ? WHERE id = ? AND done_at IS NULL",
+                [due_at, follow_up_id],
+            )
+            if cursor.rowcount == 0:
+                raise RecordNotFound("open follow-up", follow_up_id)
+
+    @serialized
+    def cancel_follow_up(self, follow_up_id: int) -> None:
+        """Delete an open follow-up, so it is neither due nor listed any more.
+
+        A follow-up that is done stays, because it records an evaluation that took place.
+
+        Raises:
+            RecordNotFound: no open follow-up has the id ``follow_up_id``, and nothing
+                is deleted.
+        """
+        with self._write():
+            cursor = self.db.execute(
+                "DELETE FROM follow_ups WHERE id = ? AND done_at IS NULL", [follow_up_id]
             )
             if cursor.rowcount == 0:
                 raise RecordNotFound("open follow-up", follow_up_id)

@@ -25,6 +25,7 @@ from konsel.client.tui.screens.neutral import NeutralScreen
 from konsel.client.tui.screens.unlock import UnlockScreen
 from konsel.client.tui.screens.verify import VerifyScreen
 from konsel.client.tui.settings import SETTINGS_FILE, Settings, load_settings, save_settings
+from konsel.client.tui.widgets.conversation_list import ConversationList
 from konsel.client.tui.widgets.status_bar import StatusBar
 
 STEP_TIMEOUT = 15.0
@@ -304,3 +305,33 @@ async def test_first_run_opens_at_the_top_of_its_form(tmp_path: Path, cheap_kdf:
         await pilot.pause(0.2)
 
         assert catalog.t("start.first_run.title") in screen_text(app)
+
+
+async def test_closing_a_modal_refreshes_follow_up_marks(
+    tmp_path: Path, tui_relay: Relay, cheap_kdf: KdfParams
+) -> None:
+    counselor = await new_engine(tmp_path / "bk", "Bu Rina", "counselor", tui_relay.url)
+    student = await new_engine(tmp_path / "siswa", "Dimas", "student", None)
+    on_counselor, _ = await pair(counselor, student)
+    session_id = await counselor.start_counseling_session(on_counselor)
+    follow_up = await counselor.record("add_follow_up", session_id, "laijapen", 1_000)
+    await counselor.close()
+    app = build_app(tmp_path / "bk", cheap_kdf, unlock_with=PASSPHRASE)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for_screen(app, MainScreen, pilot)
+            conversations = app.screen.query_one(ConversationList)
+            await wait_until_true(lambda: any(r.follow_up_due for r in conversations.rows), pilot)
+
+            await pilot.press("f1")
+            assert app.engine is not None
+            await app.engine.record("complete_follow_up", follow_up)
+            await pilot.press("escape")
+            await wait_for_screen(app, MainScreen, pilot)
+
+            await wait_until_true(
+                lambda: not any(r.follow_up_due for r in conversations.rows), pilot
+            )
+            assert "⏰" not in screen_text(app)
+    finally:
+        await student.close()

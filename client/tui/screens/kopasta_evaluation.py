@@ -1,9 +1,10 @@
-"""Penilaian: request LAISEG, read the answers, schedule LAIJAPEN and LAIJAPANG, end the session."""
+"""Penilaian: request LAISEG, read the answers, manage LAIJAPEN and LAIJAPANG, end the session."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterable
 
 from textual import on
 from textual.app import ComposeResult
@@ -14,6 +15,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from konsel.client.core.engine import Engine
+from konsel.client.core.errors import RecordNotFound
 from konsel.client.core.events import EvaluationReceived
 from konsel.client.core.kopasta import EvaluationForms
 from konsel.client.core.records_flow import laiseg_questions
@@ -25,7 +27,9 @@ from konsel.client.tui.widgets.kopasta_session import (
     FOLLOW_UP_FIELDS,
     FOLLOW_UP_STAGE,
     DateInputError,
-    FollowUpScheduled,
+    cancel_follow_up,
+    day_of,
+    follow_up_state,
     format_date,
     format_day,
     format_moment,
@@ -41,8 +45,10 @@ class KopastaEvaluationScreen(ModalScreen[None]):
     """The penilaian stage's actions for one counseling session.
 
     The counselor sends the LAISEG request, sees the konseli's answers when they arrive
-    (the panel forwards :class:`EvaluationReceived` here), sets the LAIJAPEN and LAIJAPANG
-    dates, and ends the session after a second confirming press. Escape closes.
+    (the panel forwards :class:`EvaluationReceived` here), and sets the LAIJAPEN and
+    LAIJAPANG dates. Each follow-up is listed with its state. An open one can be marked
+    done, moved by saving another date for its kind, or cancelled after a second press.
+    The session ends after a second confirming press too. Escape closes.
     """
 
     DEFAULT_CSS = """
@@ -55,6 +61,7 @@ class KopastaEvaluationScreen(ModalScreen[None]):
     KopastaEvaluationScreen .evaluation-error { color: $error; height: auto; }
     KopastaEvaluationScreen Horizontal { height: auto; }
     KopastaEvaluationScreen Horizontal Button { margin-right: 1; }
+    KopastaEvaluationScreen #evaluation-scheduled { height: auto; margin-top: 1; }
     """
 
     BINDINGS = [Binding("escape", "close", show=False)]
@@ -67,6 +74,11 @@ class KopastaEvaluationScreen(ModalScreen[None]):
         self.session: CounselingSession | None = None
         self.end_armed = False
         """Whether the next press of the end button ends the session."""
+        self.cancel_armed: int | None = None
+        """The follow-up whose cancel button was pressed once, so the next press cancels it."""
+        self.follow_ups: dict[int, FollowUp] = {}
+        """The listed follow-ups by id."""
+        self._list_lock = asyncio.Lock()
 
     def compose(self) -> ComposeResult:
         lang = language()
@@ -92,10 +104,10 @@ class KopastaEvaluationScreen(ModalScreen[None]):
                         compact=True,
                     )
                     yield Static("", classes="evaluation-error", id=f"evaluation-date-{kind}-error")
-                yield Static("", id="evaluation-scheduled")
                 yield Button(
                     t("kopasta.evaluation.save_dates"), id="evaluation-save-dates", compact=True
                 )
+                yield Vertical(id="evaluation-scheduled")
 
                 yield Static(t("kopasta.evaluation.end_heading"), classes="evaluation-heading")
                 yield Button(
@@ -136,31 +148,71 @@ class KopastaEvaluationScreen(ModalScreen[None]):
         if answers:
             self._show_answers(answers[-1])
 
-        stored = session.fields.get(FOLLOW_UP_STAGE.value, {})
-        for kind, key in FOLLOW_UP_FIELDS.items():
-            field_input = self.query_one(f"#evaluation-date-{kind}", Input)
-            if key in stored and not field_input.value:
-                try:
-                    field_input.value = format_date(parse_date(stored[key]))
-                except DateInputError:
-                    field_input.value = stored[key]
-        self._show_follow_ups(follow_ups)
+        self._show_dates(session, follow_ups, FOLLOW_UP_FIELDS)
+        await self._show_follow_ups(follow_ups)
 
     def _show_answers(self, answers: dict[str, str]) -> None:
         self.query_one("#evaluation-answers", Static).update(answers_text(answers, self.forms))
 
-    def _show_follow_ups(self, follow_ups: list[FollowUp]) -> None:
-        lines = [
-            t(
+    def _show_dates(
+        self, session: CounselingSession, follow_ups: list[FollowUp], kinds: Iterable[str]
+    ) -> None:
+        stored = session.fields.get(FOLLOW_UP_STAGE.value, {})
+        for kind in kinds:
+            shown = shown_date(kind, follow_ups, stored.get(FOLLOW_UP_FIELDS[kind], ""))
+            self.query_one(f"#evaluation-date-{kind}", Input).value = shown
+
+    async def _show_follow_ups(self, follow_ups: list[FollowUp]) -> None:
+        """List every follow-up with its state, and buttons for the open ones."""
+        now = self.engine.clock()
+        rows: list[Static | Horizontal] = []
+        for follow_up in follow_ups:
+            state = follow_up_state(follow_up, now)
+            line = t(
                 "kopasta.evaluation.scheduled_line",
                 kind=kind_title(self.forms, follow_up.kind),
                 date=format_day(follow_up.due_at),
-                status=t(f"kopasta.evaluation.status_{follow_up.status}"),
+                status=t(f"kopasta.evaluation.state_{state}"),
             )
-            for follow_up in follow_ups
-        ]
-        shown = "\n".join(lines) if lines else t("kopasta.evaluation.none_scheduled")
-        self.query_one("#evaluation-scheduled", Static).update(Content(shown))
+            rows.append(Static(Content(line), id=f"follow-up-{follow_up.id}"))
+            if state != "done":
+                rows.append(
+                    Horizontal(
+                        Button(
+                            t("kopasta.evaluation.mark_done"),
+                            id=f"follow-up-done-{follow_up.id}",
+                            classes="follow-up-action",
+                            compact=True,
+                        ),
+                        Button(
+                            t("kopasta.evaluation.cancel"),
+                            id=f"follow-up-cancel-{follow_up.id}",
+                            classes="follow-up-action",
+                            compact=True,
+                        ),
+                    )
+                )
+        if not rows:
+            rows.append(Static(t("kopasta.evaluation.none_scheduled"), id="follow-up-none"))
+
+        # Two refreshes at once would mount rows with the same ids.
+        async with self._list_lock:
+            if not self.is_attached:
+                return
+            self.follow_ups = {follow_up.id: follow_up for follow_up in follow_ups}
+            self.cancel_armed = None
+            listing = self.query_one("#evaluation-scheduled", Vertical)
+            await listing.remove_children()
+            await listing.mount_all(rows)
+
+    async def _refresh_follow_ups(self, kinds: Iterable[str]) -> None:
+        """Read the follow-ups again, list them, and reset the date inputs of ``kinds``."""
+        session: CounselingSession = await self.engine.record("get_session", self.session_id)
+        follow_ups: list[FollowUp] = await self.engine.record("list_follow_ups", self.session_id)
+        if not self.is_attached:
+            return
+        self._show_dates(session, follow_ups, kinds)
+        await self._show_follow_ups(follow_ups)
 
     def on_engine_event(self, message: EngineEvent) -> None:
         """Show LAISEG answers that arrive for this session."""
@@ -187,6 +239,7 @@ class KopastaEvaluationScreen(ModalScreen[None]):
     def _save_dates_pressed(self, event: Input.Submitted | Button.Pressed) -> None:
         event.stop()
         chosen: dict[str, datetime.date] = {}
+        unchanged = 0
         for kind in FOLLOW_UP_FIELDS:
             field_input = self.query_one(f"#evaluation-date-{kind}", Input)
             error = self.query_one(f"#evaluation-date-{kind}-error", Static)
@@ -196,6 +249,10 @@ class KopastaEvaluationScreen(ModalScreen[None]):
                 continue
             try:
                 day = parse_date(value)
+                if day == self._open_day(kind):
+                    # A due follow-up's date has passed, and keeping it is no error.
+                    unchanged += 1
+                    continue
                 if day < today():
                     raise DateInputError(value, too_early=True)
             except DateInputError as invalid:
@@ -204,18 +261,74 @@ class KopastaEvaluationScreen(ModalScreen[None]):
             chosen[kind] = day
         if chosen:
             self._run(self._save_dates(chosen))
+        elif unchanged:
+            self.notify(t("kopasta.evaluation.dates_saved"))
+
+    def _open_day(self, kind: str) -> datetime.date | None:
+        for follow_up in self.follow_ups.values():
+            if follow_up.kind == kind and follow_up.done_at is None:
+                return day_of(follow_up.due_at)
+        return None
 
     async def _save_dates(self, chosen: dict[str, datetime.date]) -> None:
+        moved: list[str] = []
         for kind, day in chosen.items():
-            try:
-                await schedule_follow_up(self.engine, self.session_id, kind, day)
-            except FollowUpScheduled as scheduled:
-                error = self.query_one(f"#evaluation-date-{kind}-error", Static)
-                date = format_day(scheduled.existing.due_at)
-                error.update(Content(t("kopasta.evaluation.already_scheduled", date=date)))
-        follow_ups = await self.engine.record("list_follow_ups", self.session_id)
-        self._show_follow_ups(follow_ups)
-        self.notify(t("kopasta.evaluation.dates_saved"))
+            result = await schedule_follow_up(self.engine, self.session_id, kind, day)
+            if result == "moved":
+                moved.append(
+                    t(
+                        "kopasta.evaluation.moved",
+                        kind=kind_title(self.forms, kind),
+                        date=format_date(day),
+                    )
+                )
+        await self._refresh_follow_ups(chosen)
+        self.notify(" ".join(moved) if moved else t("kopasta.evaluation.dates_saved"))
+
+    # --- completing and cancelling follow-ups --------------------------------------------
+
+    @on(Button.Pressed, ".follow-up-action")
+    def _follow_up_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        action, _, number = (event.button.id or "").removeprefix("follow-up-").partition("-")
+        follow_up = self.follow_ups.get(int(number)) if number.isdigit() else None
+        if follow_up is None:
+            return
+        if action == "done":
+            event.button.disabled = True
+            self._run(self._complete(follow_up))
+        elif action == "cancel" and self.cancel_armed != follow_up.id:
+            self._disarm_cancel()
+            self.cancel_armed = follow_up.id
+            event.button.label = t("kopasta.evaluation.cancel_confirm")
+        elif action == "cancel":
+            event.button.disabled = True
+            self._run(self._cancel(follow_up))
+
+    def _disarm_cancel(self) -> None:
+        if self.cancel_armed is None:
+            return
+        for button in self.query(f"#follow-up-cancel-{self.cancel_armed}").results(Button):
+            button.label = t("kopasta.evaluation.cancel")
+        self.cancel_armed = None
+
+    async def _complete(self, follow_up: FollowUp) -> None:
+        kind = kind_title(self.forms, follow_up.kind)
+        try:
+            await self.engine.record("complete_follow_up", follow_up.id)
+            self.notify(t("kopasta.evaluation.marked_done", kind=kind))
+        except RecordNotFound:
+            self.notify(t("kopasta.evaluation.follow_up_gone"), severity="warning")
+        await self._refresh_follow_ups([follow_up.kind])
+
+    async def _cancel(self, follow_up: FollowUp) -> None:
+        kind = kind_title(self.forms, follow_up.kind)
+        try:
+            await cancel_follow_up(self.engine, follow_up)
+            self.notify(t("kopasta.evaluation.cancelled", kind=kind))
+        except RecordNotFound:
+            self.notify(t("kopasta.evaluation.follow_up_gone"), severity="warning")
+        await self._refresh_follow_ups([follow_up.kind])
 
     # --- ending the session --------------------------------------------------------------
 
@@ -249,3 +362,24 @@ def kind_title(forms: EvaluationForms, kind: str) -> str:
     """Return the title of the LAIJAPEN or LAIJAPANG form in the user's language."""
     form = forms.laijapen if kind == "laijapen" else forms.laijapang
     return form.title.in_language(language())
+
+
+def shown_date(kind: str, follow_ups: list[FollowUp], field_value: str) -> str:
+    """Return the date a kind's input shows: its open follow-up's, else its penilaian field.
+
+    A field date that a done follow-up of the kind already had is left out, so that saving
+    again does not schedule the same evaluation twice. A field that does not parse is shown
+    as stored, so the counselor sees it and can correct it.
+    """
+    of_kind = [follow_up for follow_up in follow_ups if follow_up.kind == kind]
+    for follow_up in of_kind:
+        if follow_up.done_at is None:
+            return format_day(follow_up.due_at)
+    if not field_value:
+        return ""
+    try:
+        day = parse_date(field_value)
+    except DateInputError:
+        return field_value
+    done_days = {day_of(follow_up.due_at) for follow_up in of_kind}
+    return "" if day in done_days else format_date(day)

@@ -100,6 +100,12 @@ class MainScreen(Screen[None]):
         self.query_one(Composer).focus()
         start(self, self._open_first_contact, group="open-contact", exclusive=True)
 
+    def on_screen_resume(self, _event: events.ScreenResume) -> None:
+        # A closed modal (penilaian, verify) may have changed follow-ups or trust marks.
+        lists = self.query(ConversationList)
+        if lists:
+            start(self, lists.first().reload, group="conversation-list", exclusive=True)
+
     def on_unmount(self) -> None:
         self._events.close()
 

@@ -22,6 +22,7 @@ from ..catalog import t
 from ..messages import ContactSelected, EngineEvent
 from ..workers import start
 
+FOLLOW_UP_CHECK_SECONDS = 60.0
 REQUEST_PREFIX = "request-"
 CONTACT_PREFIX = "contact-"
 
@@ -66,6 +67,12 @@ class ConversationList(OptionList):
 
     def on_mount(self) -> None:
         self.border_title = t("app.list.title")
+        # Follow-ups fall due while the app is open (at midnight, say), so look again now
+        # and then rather than only after an event.
+        self.set_interval(FOLLOW_UP_CHECK_SECONDS, self._reload_soon)
+        start(self, self.reload, group="conversation-list", exclusive=True)
+
+    def _reload_soon(self) -> None:
         start(self, self.reload, group="conversation-list", exclusive=True)
 
     async def reload(self) -> None:

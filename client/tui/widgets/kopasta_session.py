@@ -14,6 +14,7 @@ import zoneinfo
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from textual.widget import Widget
 
@@ -37,6 +38,12 @@ FOLLOW_UP_FIELDS: dict[str, str] = {"laijapen": "laijapen_date", "laijapang": "l
 
 FOLLOW_UP_STAGE = Stage.PENILAIAN
 
+FollowUpState = Literal["scheduled", "due", "done"]
+"""State of a follow-up: open with its due time ahead, open and due, or done."""
+
+ScheduleResult = Literal["added", "moved", "unchanged"]
+"""Change that saving a date made: a new follow-up, a moved one, or none."""
+
 
 _DAY_FIRST = re.compile(r"(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})")
 _YEAR_FIRST = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
@@ -55,14 +62,6 @@ class DateInputError(ValueError):
         if self.too_early:
             return t("kopasta.dates.past", value=self.value)
         return t("kopasta.dates.invalid", value=self.value)
-
-
-class FollowUpScheduled(Exception):
-    """A follow-up of this kind is already open with another date."""
-
-    def __init__(self, existing: FollowUp) -> None:
-        super().__init__(f"{existing.kind} already scheduled")
-        self.existing = existing
 
 
 @dataclass(frozen=True)
@@ -162,28 +161,66 @@ async def move_stage(engine: Engine, session_id: int, forward: bool) -> Stage | 
 
 async def schedule_follow_up(
     engine: Engine, session_id: int, kind: str, day: datetime.date
-) -> bool:
+) -> ScheduleResult:
     """Keep a LAIJAPEN or LAIJAPANG date as a penilaian field and as a due follow-up.
 
-    Returns whether a new follow-up was added (False when the same date was already open).
+    An open follow-up of the same kind moves to ``day``; without one, a new follow-up is
+    added. The caller checks that ``day`` is not in the past.
 
-    Raises:
-        FollowUpScheduled: an open follow-up of this kind has another date.
+    Returns:
+        ``"added"``, ``"moved"``, or ``"unchanged"`` when the open one already had that date.
     """
     due_at = start_of_day_ms(day)
     follow_ups: list[FollowUp] = await engine.record("list_follow_ups", session_id)
     for existing in follow_ups:
         if existing.kind == kind and existing.done_at is None:
             if existing.due_at == due_at:
-                return False
-            # TODO: reschedule once the store can change or cancel an open follow-up.
-            raise FollowUpScheduled(existing)
+                return "unchanged"
+            await move_follow_up(engine, existing, day)
+            return "moved"
 
-    await engine.record(
-        "set_field", session_id, FOLLOW_UP_STAGE.value, FOLLOW_UP_FIELDS[kind], day.isoformat()
-    )
+    await _set_follow_up_field(engine, session_id, kind, day.isoformat())
     await engine.record("add_follow_up", session_id, kind, due_at)
-    return True
+    return "added"
+
+
+async def move_follow_up(engine: Engine, follow_up: FollowUp, day: datetime.date) -> None:
+    """Move an open follow-up to ``day`` and keep the new date in its penilaian field.
+
+    Raises:
+        RecordNotFound: the follow-up is done or cancelled by now.
+    """
+    await engine.record("reschedule_follow_up", follow_up.id, start_of_day_ms(day))
+    await _set_follow_up_field(engine, follow_up.session_id, follow_up.kind, day.isoformat())
+
+
+async def cancel_follow_up(engine: Engine, follow_up: FollowUp) -> None:
+    """Cancel an open follow-up and clear its penilaian date field if it contains this date.
+
+    A field that contains another date was edited in the panel since, so it stays.
+
+    Raises:
+        RecordNotFound: the follow-up is done or cancelled by now.
+    """
+    await engine.record("cancel_follow_up", follow_up.id)
+    session: CounselingSession = await engine.record("get_session", follow_up.session_id)
+    stored = session.fields.get(FOLLOW_UP_STAGE.value, {})
+    if stored.get(FOLLOW_UP_FIELDS[follow_up.kind]) == day_of(follow_up.due_at).isoformat():
+        # An empty value is how the panel's date fields store a cleared date.
+        await _set_follow_up_field(engine, follow_up.session_id, follow_up.kind, "")
+
+
+async def _set_follow_up_field(engine: Engine, session_id: int, kind: str, value: str) -> None:
+    await engine.record(
+        "set_field", session_id, FOLLOW_UP_STAGE.value, FOLLOW_UP_FIELDS[kind], value
+    )
+
+
+def follow_up_state(follow_up: FollowUp, now_ms: int) -> FollowUpState:
+    """Return the state of a follow-up at ``now_ms``, by the due rule of ``due_follow_ups``."""
+    if follow_up.done_at is not None:
+        return "done"
+    return "due" if follow_up.due_at <= now_ms else "scheduled"
 
 
 def error_text(error: BaseException) -> str:
@@ -195,9 +232,14 @@ def error_text(error: BaseException) -> str:
     return t("kopasta.errors.unexpected")
 
 
+def day_of(moment_ms: int) -> datetime.date:
+    """Return the date of a Unix ms time in the report's time zone."""
+    return datetime.datetime.fromtimestamp(moment_ms / 1000, tz=_zone()).date()
+
+
 def format_day(moment_ms: int) -> str:
     """Return the date of a Unix ms time as ``31-12-2026`` in the report's time zone."""
-    return format_date(datetime.datetime.fromtimestamp(moment_ms / 1000, tz=_zone()).date())
+    return format_date(day_of(moment_ms))
 
 
 def format_moment(moment_ms: int) -> str:
