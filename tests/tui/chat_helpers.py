@@ -90,10 +90,15 @@ def fill_history(engine: Engine, contact_id: int, bodies: list[str]) -> None:
 async def offline_engine(directory: Path, peer_name: str = "Siti Rahmawati") -> tuple[Engine, int]:
     """Create a counselor engine with no relay and one contact added through the store."""
     engine = await new_engine(directory, "Bu Rina", "counselor", None)
+    return engine, await add_student(engine, peer_name)
+
+
+async def add_student(engine: Engine, name: str) -> int:
+    """Add a konseli contact through the store and return its id."""
     contact = await asyncio.to_thread(
-        engine.store.add_contact, peer_name, "student", os.urandom(32), [os.urandom(16)]
+        engine.store.add_contact, name, "student", os.urandom(32), [os.urandom(16)]
     )
-    return engine, contact.id
+    return contact.id
 
 
 class ChatHost(App[None]):

@@ -6,8 +6,10 @@ import asyncio
 import os
 from pathlib import Path
 
+import pytest
 from chat_helpers import (
     ChatHost,
+    add_student,
     held_orders,
     offline_engine,
     settle,
@@ -15,6 +17,9 @@ from chat_helpers import (
     visible_lines,
 )
 from engine_helpers import Relay, new_engine, pair, wait_until
+from rich.segment import Segment
+from textual.color import Color
+from textual.filter import Monochrome
 
 from konsel.client.core.engine import Engine
 from konsel.client.core.events import (
@@ -26,12 +31,15 @@ from konsel.client.core.events import (
 )
 from konsel.client.core.store import MessageFields, StoredMessage
 from konsel.client.tui import catalog
+from konsel.client.tui.widgets.chat_notices import MAX_NOTICES, Notice, NoticeMemory
 from konsel.client.tui.widgets.chat_view import ChatView
 from konsel.client.tui.widgets.composer import Composer
 
 MONDAY_MS = 1_717_376_400_000
 """Monday 3 June 2024, 01:00 UTC: 08:00 in Jakarta and still 3 June everywhere west of it."""
 DAY_MS = 86_400_000
+MIN_CONTRAST = 4.5
+"""WCAG 2 AA contrast ratio for normal text."""
 
 
 def store_incoming(engine: Engine, contact_id: int, body: str, sent_at: int) -> StoredMessage:
@@ -197,6 +205,107 @@ async def test_chat_view_r_puts_failed_message_in_composer(tmp_path: Path) -> No
             await pilot.pause()
             assert app.query_one(Composer).text == "Besok jam 10 di ruang BK."
             assert app.submitted == []
+    finally:
+        await engine.close()
+
+
+def notice_count(view: ChatView) -> int:
+    """Return how many notices the view has laid out."""
+    return sum(line.startswith("»") for line in view_lines(view))
+
+
+def relative_luminance(color: Color) -> float:
+    """Return the WCAG 2 relative luminance of an sRGB colour."""
+
+    def linear(channel: int) -> float:
+        value = channel / 255
+        return value / 12.92 if value <= 0.04045 else ((value + 0.055) / 1.055) ** 2.4
+
+    return 0.2126 * linear(color.r) + 0.7152 * linear(color.g) + 0.0722 * linear(color.b)
+
+
+def contrast_ratio(segment: Segment) -> float:
+    """Return the WCAG 2 contrast ratio of a segment's text against its background."""
+    assert segment.style is not None and segment.style.color is not None
+    assert segment.style.bgcolor is not None
+    lighter, darker = sorted(
+        (
+            relative_luminance(Color.from_rich_color(segment.style.color)),
+            relative_luminance(Color.from_rich_color(segment.style.bgcolor)),
+        ),
+        reverse=True,
+    )
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def name_segment(view: ChatView, name: str) -> Segment:
+    """Return the name segment of the first drawn header that starts with ``name``,
+    in black, white and grey as Textual draws it with NO_COLOR set."""
+    height = view.scrollable_content_region.height
+    for y in range(height):
+        strip = view.render_line(y)
+        if strip.text.startswith(name):
+            strip = strip.apply_filter(Monochrome(), Color(0, 0, 0))
+            return next(segment for segment in strip if segment.text.strip())
+    raise AssertionError(f"no header of {name!r} on screen")
+
+
+async def test_chat_view_no_color_names_readable(tmp_path: Path) -> None:
+    """With NO_COLOR both names are bold, never dim, high in contrast, and styled alike,
+    so only the name text separates own and peer messages."""
+    engine, contact_id = await offline_engine(tmp_path / "profile")
+    store_incoming(engine, contact_id, "Selamat pagi, Bu.", MONDAY_MS)
+    store_outgoing(engine, contact_id, "Pagi, Siti.", MONDAY_MS)
+    saved = os.environ.get("NO_COLOR")
+    os.environ["NO_COLOR"] = "1"
+    try:
+        app = ChatHost(engine, contact_id)
+    finally:
+        if saved is None:
+            del os.environ["NO_COLOR"]
+        else:
+            os.environ["NO_COLOR"] = saved
+    try:
+        async with app.run_test(size=(80, 24)):
+            await settle(app)
+            assert app.no_color
+            view = app.query_one(ChatView)
+            peer = name_segment(view, "Siti Rahmawati")
+            own = name_segment(view, "Bu Rina")
+            assert peer.text == "Siti Rahmawati"
+            assert own.text == "Bu Rina"
+            for segment in (peer, own):
+                assert segment.style is not None
+                assert segment.style.bold
+                assert not segment.style.dim
+                assert contrast_ratio(segment) >= MIN_CONTRAST
+            peer_style, own_style = peer.style, own.style
+            assert peer_style is not None and own_style is not None
+            assert peer_style.clear_meta_and_links() == own_style.clear_meta_and_links()
+    finally:
+        await engine.close()
+
+
+async def test_chat_view_names_readable_in_colour(tmp_path: Path) -> None:
+    """In the default theme both names keep a readable contrast against the background."""
+    engine, contact_id = await offline_engine(tmp_path / "profile")
+    store_incoming(engine, contact_id, "Selamat pagi, Bu.", MONDAY_MS)
+    store_outgoing(engine, contact_id, "Pagi, Siti.", MONDAY_MS)
+    app = ChatHost(engine, contact_id)
+    try:
+        async with app.run_test(size=(80, 24)):
+            await settle(app)
+            assert not app.no_color
+            view = app.query_one(ChatView)
+            for name in ("Siti Rahmawati", "Bu Rina"):
+                header = next(
+                    view.render_line(y)
+                    for y in range(view.scrollable_content_region.height)
+                    if view.render_line(y).text.startswith(name)
+                )
+                segment = next(segment for segment in header if segment.text.strip())
+                assert segment.style is not None and segment.style.bold
+                assert contrast_ratio(segment) >= MIN_CONTRAST, name
     finally:
         await engine.close()
 
@@ -378,3 +487,119 @@ async def test_chat_view_relay_status_and_risk_cue(tmp_path: Path, tui_relay: Re
     finally:
         await counselor.close()
         await student.close()
+
+
+async def test_chat_view_notices_return_after_reopening(tmp_path: Path) -> None:
+    """Notices stay with their conversation: gone while another one is open, back (after
+    the same message) when it is opened again."""
+    engine, siti = await offline_engine(tmp_path / "profile")
+    budi = await add_student(engine, "Budi Santoso")
+    store_incoming(engine, siti, "Halo, Bu.", MONDAY_MS)
+    store_incoming(engine, budi, "Bu, saya Budi.", MONDAY_MS)
+    app = ChatHost(engine, siti)
+    damaged = catalog.t("chat.notice.damaged")
+    try:
+        async with app.run_test(size=(80, 24)):
+            await settle(app)
+            view = app.query_one(ChatView)
+            engine.emit(DamagedMessage(siti, "unreadable envelope"))
+
+            async def damaged_shown() -> bool:
+                return notice_count(view) == 1
+
+            await wait_until(damaged_shown, "the damaged notice")
+
+            await view.show_conversation(budi)
+            await settle(app)
+            assert "  Bu, saya Budi." in view_lines(view)
+            assert notice_count(view) == 0
+
+            await view.show_conversation(siti)
+            await settle(app)
+            lines = view_lines(view)
+            assert notice_count(view) == 1
+            notice_at = next(i for i, line in enumerate(lines) if line.startswith("»"))
+            assert damaged in " ".join(lines[notice_at:])
+            assert lines.index("  Halo, Bu.") < notice_at
+    finally:
+        await engine.close()
+
+
+async def test_chat_view_notice_of_closed_conversation_kept(tmp_path: Path) -> None:
+    """A notice that arrives while another conversation is open shows when its own
+    conversation is opened, after that conversation's newest message."""
+    engine, siti = await offline_engine(tmp_path / "profile")
+    budi = await add_student(engine, "Budi Santoso")
+    store_incoming(engine, siti, "Halo, Bu.", MONDAY_MS)
+    store_incoming(engine, budi, "Bu, saya Budi.", MONDAY_MS)
+    app = ChatHost(engine, budi)
+    try:
+        async with app.run_test(size=(80, 24)):
+            await settle(app)
+            view = app.query_one(ChatView)
+            engine.emit(SessionRenewed(siti))
+            await view.show_conversation(siti)
+            renewed = SessionRenewed(siti).text("id")
+
+            async def renewed_shown() -> bool:
+                return renewed in " ".join(" ".join(view_lines(view)).split())
+
+            await wait_until(renewed_shown, "the renewed-session notice")
+            await settle(app)
+            lines = view_lines(view)
+            assert notice_count(view) == 1
+            notice_at = next(i for i, line in enumerate(lines) if line.startswith("»"))
+            assert lines.index("  Halo, Bu.") < notice_at
+    finally:
+        await engine.close()
+
+
+async def test_chat_view_keeps_newest_notices_only(tmp_path: Path) -> None:
+    engine, contact_id = await offline_engine(tmp_path / "profile")
+    store_incoming(engine, contact_id, "Halo", MONDAY_MS)
+    app = ChatHost(engine, contact_id)
+    try:
+        async with app.run_test(size=(80, 24)):
+            await settle(app)
+            view = app.query_one(ChatView)
+            for _ in range(MAX_NOTICES + 5):
+                engine.emit(DamagedMessage(contact_id, "unreadable envelope"))
+            # Events reach the view in order, so the renewal notice comes last.
+            engine.emit(SessionRenewed(contact_id))
+            renewed = SessionRenewed(contact_id).text("id")
+
+            async def renewed_shown() -> bool:
+                return renewed in " ".join(" ".join(view_lines(view)).split())
+
+            await wait_until(renewed_shown, "the last notice")
+            assert notice_count(view) == MAX_NOTICES
+            text = " ".join(" ".join(view_lines(view)).split())
+            assert text.count(catalog.t("chat.notice.damaged")) == MAX_NOTICES - 1
+    finally:
+        await engine.close()
+
+
+def test_notice_memory_bounds_notices_per_contact() -> None:
+    memory = NoticeMemory(max_notices=3, max_contacts=2)
+    for number in range(5):
+        memory.add(7, Notice(number, f"pemberitahuan {number}"))
+    assert [notice.after for notice in memory.notices_for(7)] == [2, 3, 4]
+    assert memory.notices_for(8) == []
+    assert memory.notices_for(None) == []
+
+
+def test_notice_memory_drops_least_recent_contact() -> None:
+    memory = NoticeMemory(max_notices=3, max_contacts=50)
+    for contact_id in range(50):
+        memory.add(contact_id, Notice(0, "pemberitahuan"))
+    memory.notices_for(0)  # opening contact 0 makes it the most recently used
+    memory.add(50, Notice(0, "pemberitahuan"))
+    assert memory.contact_count() == 50
+    assert memory.notices_for(1) == []
+    assert len(memory.notices_for(0)) == 1
+    assert len(memory.notices_for(50)) == 1
+
+
+def test_notice_memory_rejects_zero_bounds() -> None:
+    with pytest.raises(ValueError, match="max_notices"):
+        NoticeMemory(max_notices=0)

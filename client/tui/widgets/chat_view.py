@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import date
 
-from rich.style import Style
 from textual.binding import Binding
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from konsel.client.core.engine import Engine
+from konsel.client.core.errors import RecordNotFound
 from konsel.client.core.events import (
     DamagedMessage,
     MessageReceived,
@@ -26,28 +25,17 @@ from konsel.client.core.events import (
     MessageStatusChanged,
     SessionRenewed,
 )
-from konsel.client.core.risk_cues import RiskCues, match_risk_cues
+from konsel.client.core.risk_cues import RiskCues
 from konsel.client.core.store import StoredMessage
 
 from .. import catalog
 from ..bindings import localize_bindings
 from ..catalog import t
 from ..messages import EngineEvent, InsertDraft, RiskCueSeen
-from .chat_lines import (
-    LineStyles,
-    Sender,
-    centered_line,
-    day_label,
-    message_block,
-    message_time,
-    notice_block,
-)
+from .chat_layout import LineLayout, line_styles
+from .chat_lines import Sender, centered_line
+from .chat_notices import Notice, NoticeMemory
 from .chat_window import HistoryWindow, WindowChange
-
-MAX_NOTICES = 20
-"""Notices kept per open conversation; they live only while the conversation is open."""
-
-_Block = tuple[int, str, list[Strip]]
 
 
 class ChatView(ScrollView, can_focus=True):
@@ -71,8 +59,11 @@ class ChatView(ScrollView, can_focus=True):
         scrollbar-size-vertical: 1;
         padding: 0 1;
     }
-    ChatView > .chat-view--own-name { color: $primary; text-style: bold; }
-    ChatView > .chat-view--peer-name { color: $secondary; text-style: bold; }
+    ChatView > .chat-view--own-name { color: $text-primary; text-style: bold; }
+    ChatView > .chat-view--peer-name { color: $text-secondary; text-style: bold; }
+    /* Without colour the names differ by their text alone, so both get full contrast. */
+    ChatView:nocolor > .chat-view--own-name { color: $foreground; }
+    ChatView:nocolor > .chat-view--peer-name { color: $foreground; }
     ChatView > .chat-view--meta { color: $text-muted; }
     ChatView > .chat-view--failed { color: $error; text-style: bold; }
     ChatView > .chat-view--risk { color: $warning; text-style: bold; }
@@ -100,26 +91,24 @@ class ChatView(ScrollView, can_focus=True):
     ) -> None:
         super().__init__(id=id)
         self.engine = engine
-        self.risk_cues = risk_cues
-        """The school's risk cue list; None uses the packaged one."""
         self.contact_id: int | None = None
         self.window: HistoryWindow | None = None
         self.new_count = 0
         """Messages that arrived while the user read further up."""
         self._generation = 0
         self._conversation_id: int | None = None
-        self._sender = Sender("", "")
         self._opening = False
         self._paging = False
         self._end_requested = False
         self._held_back: list[StoredMessage] = []
-        self._notices: list[tuple[int, str]] = []
-        self._cues: dict[int, tuple[str, ...]] = {}
-        self._blocks: dict[int, _Block] = {}
-        self._lines: list[Strip] = []
-        self._line_orders: list[int | None] = []
-        self._starts: dict[int, int] = {}
+        self._notices = NoticeMemory()
+        self._line_layout = LineLayout(risk_cues)
         localize_bindings(self)
+
+    @property
+    def _lines(self) -> list[Strip]:
+        """Every laid-out line, top to bottom. Tests read the layout through this name."""
+        return self._line_layout.lines
 
     # --- opening a conversation ----------------------------------------------------------
 
@@ -130,9 +119,7 @@ class ChatView(ScrollView, can_focus=True):
         self.contact_id = contact_id
         self.window = None
         self.new_count = 0
-        self._notices.clear()
-        self._cues.clear()
-        self._blocks.clear()
+        self._line_layout.forget()
         if contact_id is None:
             self._relayout(to_bottom=True)
             return
@@ -151,7 +138,7 @@ class ChatView(ScrollView, can_focus=True):
 
         self.window = window
         self._conversation_id = conversation_id
-        self._sender = Sender(self.engine.state.display_name, contact.display_name)
+        self._line_layout.sender = Sender(self.engine.state.display_name, contact.display_name)
         for message in self._held_back:
             window.append(message)
         self._held_back.clear()
@@ -171,7 +158,7 @@ class ChatView(ScrollView, can_focus=True):
     # --- engine events -------------------------------------------------------------------
 
     async def on_engine_event(self, message: EngineEvent) -> None:
-        """Show the effect of an engine event on the open conversation."""
+        """Show the effect of an engine event, and keep notices of every conversation."""
         event = message.event
         if isinstance(event, MessageReceived):
             self._check_risk(event.contact_id, event.message)
@@ -179,13 +166,10 @@ class ChatView(ScrollView, can_focus=True):
                 self._received(event.message)
         elif isinstance(event, MessageStatusChanged) and event.contact_id == self.contact_id:
             await self._status_changed(event.order, event.status)
-        elif isinstance(event, DamagedMessage) and event.contact_id == self.contact_id:
-            self._add_notice(t("chat.notice.damaged"))
-        elif (
-            isinstance(event, SessionRenewed | MessagesMissing)
-            and event.contact_id == self.contact_id
-        ):
-            self._add_notice(event.text(catalog.current().language))
+        elif isinstance(event, DamagedMessage) and event.contact_id is not None:
+            await self._add_notice(event.contact_id, t("chat.notice.damaged"))
+        elif isinstance(event, SessionRenewed | MessagesMissing):
+            await self._add_notice(event.contact_id, event.text(catalog.current().language))
 
     def _received(self, message: StoredMessage) -> None:
         window = self.window
@@ -215,17 +199,26 @@ class ChatView(ScrollView, can_focus=True):
     def _check_risk(self, contact_id: int, message: StoredMessage) -> None:
         if message.direction != "in" or self.engine.state.role != "counselor":
             return
-        cues = tuple(match_risk_cues(message.body, self.risk_cues))
-        self._cues[message.order] = cues
+        cues = self._line_layout.match_cues(message)
         if cues:
             self.post_message(RiskCueSeen(contact_id, message.order, cues))
 
-    def _add_notice(self, text: str) -> None:
+    async def _add_notice(self, contact_id: int, text: str) -> None:
+        """Keep a notice after the newest message of its conversation, and show it if open."""
         window = self.window
-        after = window.messages[-1].order if window and window.messages else 0
-        self._notices.append((after, text))
-        del self._notices[:-MAX_NOTICES]
-        self._relayout(to_bottom=self._at_bottom())
+        if contact_id == self.contact_id and window is not None and window.at_newest:
+            after = window.messages[-1].order if window.messages else 0
+        else:
+            # The conversation is closed, still opening, or paged up: its newest message
+            # comes from the store.
+            try:
+                newest = await self.engine.history(contact_id, limit=1)
+            except RecordNotFound:
+                return  # the contact was deleted while the event was on its way
+            after = newest[-1].order if newest else 0
+        self._notices.add(contact_id, Notice(after, text))
+        if contact_id == self.contact_id:
+            self._relayout(to_bottom=self._at_bottom())
 
     # --- keys and scrolling --------------------------------------------------------------
 
@@ -252,14 +245,11 @@ class ChatView(ScrollView, can_focus=True):
 
     def action_rewrite_failed(self) -> None:
         """Put the newest failed own message back into the composer, for sending again."""
-        window = self.window
-        if window is None:
-            return
-        for message in reversed(window.messages):
-            if message.direction == "out" and message.status == "failed":
-                self.post_message(InsertDraft(message.body))
-                return
-        self.notify(t("chat.view.no_failed"), timeout=4)
+        failed = self.window.newest_failed() if self.window is not None else None
+        if failed is not None:
+            self.post_message(InsertDraft(failed.body))
+        elif self.window is not None:
+            self.notify(t("chat.view.no_failed"), timeout=4)
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
@@ -314,13 +304,8 @@ class ChatView(ScrollView, can_focus=True):
             return
         if self.app.screen is not self.screen:
             return
-        start = round(self.scroll_y)
-        visible = set(self._line_orders[start : start + self.scrollable_content_region.height])
-        unread = [
-            message.order
-            for message in window.messages
-            if message.order in visible and message.direction == "in" and message.status != "read"
-        ]
+        height = self.scrollable_content_region.height
+        unread = window.unread_among(self._line_layout.orders_shown(round(self.scroll_y), height))
         if not unread:
             return
         for order in unread:
@@ -334,8 +319,7 @@ class ChatView(ScrollView, can_focus=True):
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
-        # The cached lines carry the old theme's colours.
-        self._blocks.clear()
+        self._line_layout.forget_blocks()
         if self.is_mounted:
             self.call_after_refresh(self._relayout_in_place)
 
@@ -344,104 +328,31 @@ class ChatView(ScrollView, can_focus=True):
 
     def _relayout(self, *, to_bottom: bool = False) -> None:
         """Rebuild the lines from the window, keeping the first visible message in place."""
-        anchor = self._anchor()
+        anchor = self._line_layout.anchor(round(self.scroll_y))
         self._build_lines()
         self.virtual_size = Size(self._width(), len(self._lines))
+        target = self._line_layout.anchor_line(anchor) if anchor is not None else None
         if to_bottom:
             self.scroll_end(animate=False, immediate=True, x_axis=False)
-        elif anchor is not None and anchor[0] in self._starts:
-            target = self._starts[anchor[0]] + anchor[1]
+        elif target is not None:
             self.scroll_to(y=target, animate=False, immediate=True)
         self.refresh()
         self._mark_visible_read()
-
-    def _anchor(self) -> tuple[int, int] | None:
-        start = round(self.scroll_y)
-        if start >= len(self._line_orders):
-            return None
-        order = self._line_orders[start]
-        if order is None or order not in self._starts:
-            return None
-        return order, start - self._starts[order]
 
     def _width(self) -> int:
         width = self.scrollable_content_region.width
         return width if width > 0 else 40
 
-    def _styles(self) -> LineStyles:
-        base = self.rich_style
-        return LineStyles(
-            base=Style(),
-            own_name=self.get_component_rich_style("chat-view--own-name", partial=True),
-            peer_name=self.get_component_rich_style("chat-view--peer-name", partial=True),
-            meta=self.get_component_rich_style("chat-view--meta", partial=True),
-            failed=self.get_component_rich_style("chat-view--failed", partial=True),
-            risk=self.get_component_rich_style("chat-view--risk", partial=True),
-            notice=self.get_component_rich_style("chat-view--notice", partial=True),
-            day=self.get_component_rich_style("chat-view--day", partial=True),
-            marker=base + self.get_component_rich_style("chat-view--marker"),
-        )
-
     def _build_lines(self) -> None:
-        width = self._width()
-        styles = self._styles()
-        console = self.app.console
-        lines: list[Strip] = []
-        orders: list[int | None] = []
-        starts: dict[int, int] = {}
-        window = self.window
-
-        def add(block: list[Strip], order: int | None) -> None:
-            lines.extend(block)
-            orders.extend([order] * len(block))
-
-        if self.contact_id is None:
-            add(notice_block(t("chat.view.no_conversation"), width, styles, console), None)
-        elif window is not None and not window.messages:
-            add(notice_block(t("chat.view.empty"), width, styles, console), None)
-        notices: dict[int, list[str]] = {}
-        for after, text in self._notices:
-            notices.setdefault(after, []).append(text)
-        for text in notices.get(0, []):
-            add(notice_block(text, width, styles, console), None)
-
-        previous_day: date | None = None
-        today = date.today()
-        held = window.messages if window is not None else []
-        for message in held:
-            shown_at = message_time(message)
-            day = shown_at.date() if shown_at is not None else previous_day
-            # Only a later day starts a separator, so a peer's wrong clock cannot make the
-            # separators jump back and forth.
-            if day is not None and (previous_day is None or day > previous_day):
-                add(
-                    [centered_line(day_label(day, today), width, styles.day, console)],
-                    message.order,
-                )
-            previous_day = day
-            starts[message.order] = len(lines)
-            add(self._block(message, width, styles), message.order)
-            for text in notices.get(message.order, []):
-                add(notice_block(text, width, styles, console), message.order)
-
-        self._lines, self._line_orders, self._starts = lines, orders, starts
-        # Cached blocks and cue results of messages no longer held are dropped with them.
-        self._blocks = {order: self._blocks[order] for order in starts if order in self._blocks}
-        self._cues = {order: self._cues[order] for order in starts if order in self._cues}
-
-    def _block(self, message: StoredMessage, width: int, styles: LineStyles) -> list[Strip]:
-        cached = self._blocks.get(message.order)
-        if cached is not None and cached[0] == width and cached[1] == message.status:
-            return cached[2]
-        cues = self._cues.get(message.order)
-        if cues is None:
-            counselor = self.engine.state.role == "counselor"
-            found = match_risk_cues(message.body, self.risk_cues) if counselor else []
-            cues = tuple(found) if message.direction == "in" else ()
-            self._cues[message.order] = cues
-        block = message_block(message, width, self._sender, cues, styles, self.app.console)
-        self._blocks[message.order] = (width, message.status, block)
-        return block
+        self._line_layout.build(
+            self.window.messages if self.window is not None else None,
+            self._notices.notices_for(self.contact_id),
+            contact_open=self.contact_id is not None,
+            counselor=self.engine.state.role == "counselor",
+            width=self._width(),
+            styles=line_styles(self),
+            console=self.app.console,
+        )
 
     def render_line(self, y: int) -> Strip:
         """Draw one row: a line of the window, or the new-messages marker on the last row."""
@@ -451,7 +362,7 @@ class ChatView(ScrollView, can_focus=True):
         last_row = self.scrollable_content_region.height - 1
         if self.new_count and y == last_row and not self._at_bottom():
             text = t("chat.view.new_messages", count=self.new_count)
-            marker = centered_line(text, width, self._styles().marker, self.app.console)
+            marker = centered_line(text, width, line_styles(self).marker, self.app.console)
             return marker.apply_style(base)
 
         index = scroll_y + y

@@ -157,6 +157,21 @@ class HistoryWindow:
         change.dropped_top = self._trim_top()
         return change
 
+    def newest_failed(self) -> StoredMessage | None:
+        """Return the newest held own message that failed to send, or None."""
+        for message in reversed(self.messages):
+            if message.direction == "out" and message.status == "failed":
+                return message
+        return None
+
+    def unread_among(self, orders: set[int]) -> list[int]:
+        """Return the orders of held received messages in ``orders`` not yet marked read."""
+        return [
+            message.order
+            for message in self.messages
+            if message.order in orders and message.direction == "in" and message.status != "read"
+        ]
+
     def update_status(self, order: int, status: str) -> bool:
         """Set the status of a held message; return whether it is held."""
         index = self.index_of(order)
