@@ -27,7 +27,9 @@ def test_every_source_package_is_declared() -> None:
             found.add(".".join([package, *relative.parts]))
 
     # Data folders hold no code, so they have no __init__.py but are declared to be shipped.
-    data_folders = {package for package in declared if package.endswith(".data")}
+    data_folders = {
+        package for package in declared if package.endswith(".data") or ".locales." in package
+    }
     for package in data_folders:
         top, *rest = package.removeprefix("konsel.").split(".")
         assert (ROOT / top / Path(*rest)).is_dir(), package

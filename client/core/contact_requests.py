@@ -94,10 +94,12 @@ async def handle_request(
             engine.state.spend_one_time_inbox(one_time)
         await commit_state(engine, prekeys=prekeys)
 
-    fingerprint = session.remote_identity.fingerprint()[:8]
-    engine.emit(ContactRequestPending(request.request_id, request.display_name, fingerprint))
     # A konseli who paired by short code proved its identity key in that exchange, so
-    # the short-code flow accepts its request without asking the counselor again.
+    # the short-code flow accepts its request without asking the counselor again, and
+    # the counselor is not asked either.
+    if not engine.state.is_expected_key(request.identity_key, engine.clock()):
+        fingerprint = session.remote_identity.fingerprint()[:8]
+        engine.emit(ContactRequestPending(request.request_id, request.display_name, fingerprint))
     engine.shortcodes.request_arrived(request)
 
 

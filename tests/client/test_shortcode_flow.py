@@ -24,6 +24,7 @@ from konsel.client.core import pairing, renewal
 from konsel.client.core.engine import Engine
 from konsel.client.core.events import (
     ContactKeyChanged,
+    ContactRequestPending,
     DamagedMessage,
     EngineError,
     EventStream,
@@ -119,6 +120,8 @@ async def test_shortcode_pairs_and_chats(tmp_path: Path, relay: Relay) -> None:
         assert [c.display_name for c in await student.contacts()] == ["Bu Sari"]
         assert [c.display_name for c in await counselor.contacts()] == ["dimas"]
         assert counselor.pending_requests() == []
+        asked = [e for e in drain(stream) if isinstance(e, ContactRequestPending)]
+        assert asked == []
     finally:
         await close_all(created)
 

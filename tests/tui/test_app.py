@@ -14,6 +14,7 @@ from pairing_host import click_button, wait_for_text
 from screen_text import content_words, screen_text, words_outside
 from textual.widgets import Input
 
+from konsel.client.core.consent_file import load_consent
 from konsel.client.core.passphrase import KdfParams
 from konsel.client.tui import catalog
 from konsel.client.tui.app import KonselApp
@@ -25,7 +26,9 @@ from konsel.client.tui.screens.neutral import NeutralScreen
 from konsel.client.tui.screens.unlock import UnlockScreen
 from konsel.client.tui.screens.verify import VerifyScreen
 from konsel.client.tui.settings import SETTINGS_FILE, Settings, load_settings, save_settings
+from konsel.client.tui.widgets.composer import Composer
 from konsel.client.tui.widgets.conversation_list import ConversationList
+from konsel.client.tui.widgets.kopasta_panel import KopastaPanel
 from konsel.client.tui.widgets.status_bar import StatusBar
 
 STEP_TIMEOUT = 15.0
@@ -335,3 +338,65 @@ async def test_closing_a_modal_refreshes_follow_up_marks(
             assert "⏰" not in screen_text(app)
     finally:
         await student.close()
+
+
+async def test_help_lists_keys_of_widgets_without_focus(
+    tmp_path: Path, tui_relay: Relay, cheap_kdf: KdfParams
+) -> None:
+    await make_profile(tmp_path / "p", "counselor", tui_relay)
+    app = build_app(tmp_path / "p", cheap_kdf, unlock_with=PASSPHRASE)
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for_screen(app, MainScreen, pilot)
+        await pilot.press("f1")
+        await pilot.pause(0.2)
+
+        shown = screen_text(app)
+        assert "PgUp" in shown
+        assert "Ctrl+Q" in shown
+
+
+async def test_declined_consent_is_shown_to_the_counselor(
+    tmp_path: Path, tui_relay: Relay, cheap_kdf: KdfParams
+) -> None:
+    counselor = await new_engine(tmp_path / "bk", "Bu Rina", "counselor", tui_relay.url)
+    student = await new_engine(tmp_path / "siswa", "Dimas", "student", None)
+    on_counselor, on_student = await pair(counselor, student)
+    await counselor.close()
+    app = build_app(tmp_path / "bk", cheap_kdf, unlock_with=PASSPHRASE)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for_screen(app, MainScreen, pilot)
+            assert app.engine is not None
+            await app.engine.start_counseling_session(on_counselor)
+
+            await student.send_consent(on_student, load_consent().version, False, "pending")
+
+            declined = catalog.t("app.notices.consent_declined", name="Dimas")
+            guardian = catalog.t("app.notices.guardian_pending", name="Dimas")
+            messages = lambda: [n.message for n in app._notifications]  # noqa: E731
+            await wait_until_true(lambda: declined in messages(), pilot)
+            assert guardian in messages()
+    finally:
+        await student.close()
+
+
+async def test_hiding_the_panel_gives_focus_back_to_the_composer(
+    tmp_path: Path, tui_relay: Relay, cheap_kdf: KdfParams
+) -> None:
+    await make_profile(tmp_path / "p", "counselor", tui_relay)
+    app = build_app(tmp_path / "p", cheap_kdf, unlock_with=PASSPHRASE)
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_screen(app, MainScreen, pilot)
+        await pilot.press("f4")
+        await pilot.pause(0.2)
+        panel = app.screen.query_one(KopastaPanel)
+        focusable = [w for w in panel.query("*") if w.focusable]
+        focusable[0].focus()
+        await pilot.pause()
+        await pilot.press("f4")
+        await pilot.pause()
+        await pilot.press(*"abc")
+
+        assert app.screen.query_one(Composer).text == "abc"

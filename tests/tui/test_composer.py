@@ -33,6 +33,24 @@ async def test_composer_enter_submits_and_clears(tmp_path: Path) -> None:
         await engine.close()
 
 
+async def test_composer_undo_stops_at_sent_message(tmp_path: Path) -> None:
+    engine, _ = await offline_engine(tmp_path / "profile")
+    app = ChatHost(engine, None)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press(*"Rahasia")
+            await pilot.pause(0.3)  # past the text area's undo checkpoint interval
+            await pilot.press("enter")
+            await pilot.pause(0.3)
+            await pilot.press("ctrl+z")
+            await pilot.pause()
+
+            assert app.submitted == ["Rahasia"]
+            assert app.query_one(Composer).text == ""
+    finally:
+        await engine.close()
+
+
 async def test_composer_ctrl_j_inserts_new_line(tmp_path: Path) -> None:
     engine, _ = await offline_engine(tmp_path / "profile")
     app = ChatHost(engine, None)

@@ -18,7 +18,7 @@ from konsel.client.tui.app import KonselApp
 from konsel.client.tui.catalog import t
 from konsel.client.tui.screens.first_run import FirstRunScreen
 from konsel.client.tui.screens.help import HelpScreen
-from konsel.client.tui.screens.key_help import describe
+from konsel.client.tui.screens.key_help import describe, long_key_name
 from konsel.client.tui.screens.main import MainScreen
 
 
@@ -55,7 +55,7 @@ async def test_help_lists_every_app_binding_in_both_languages(
             assert t("start.help.app_section") in text
             for binding in Binding.make_bindings(KonselApp.BINDINGS):
                 description = t(binding.description)
-                key = app.get_key_display(binding)
+                key = long_key_name(binding.key)
                 rows = [line for line in lines if line.endswith(description)]
                 assert rows, f"{language}: no row for {binding.key} ({description}): {lines}"
                 assert key in rows[0], f"{language}: {rows[0]!r} lacks {key!r}"
@@ -75,7 +75,7 @@ async def test_help_lists_keys_of_screen_below(tmp_path: Path, cheap_kdf: KdfPar
         text = flat_screen_text(app)
 
         assert t("start.help.screen_section") in text
-        quit_row = app.get_key_display(Binding("ctrl+q", "quit")).ljust(12) + t("start.keys.quit")
+        quit_row = long_key_name("ctrl+q").ljust(12) + t("start.keys.quit")
         assert quit_row in lines
         # Textual's own English descriptions (the Input's keys) are not listed.
         assert all("Focus" not in line for line in lines)
@@ -99,3 +99,11 @@ async def test_help_scrolls_when_rows_do_not_fit(
         await pilot.press("end")
         await pilot.pause()
         assert rows.scroll_y > 0
+
+
+def test_key_names_are_spelled_as_on_keyboards() -> None:
+    assert long_key_name("ctrl+q") == "Ctrl+Q"
+    assert long_key_name("f12") == "F12"
+    assert long_key_name("pageup") == "PgUp"
+    assert long_key_name("escape") == "Esc"
+    assert long_key_name("r") == "R"

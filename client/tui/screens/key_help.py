@@ -45,6 +45,14 @@ def help_rows(
         for active in below.active_bindings.values():
             if active.node is not app:
                 screen_bindings.append(active.binding)
+        # Keys of widgets that are not focused now (the chat's paging keys while the
+        # composer has focus) work once the user moves there, so they are listed too.
+        for widget in below.query("*"):
+            screen_bindings.extend(
+                binding
+                for bindings in widget._bindings.key_to_bindings.values()
+                for binding in bindings
+            )
     screen_rows = [row for row in _rows(app, screen_bindings) if row not in app_rows]
     return app_rows, screen_rows
 
@@ -59,10 +67,34 @@ def _rows(app: App[object] | App[int], bindings: Iterable[Binding]) -> list[Help
         if description is None:
             continue
         keys = keys_by_row.setdefault((binding.action, description), [])
-        shown_key = app.get_key_display(binding)
+        shown_key = long_key_name(binding.key)
         if shown_key not in keys:
             keys.append(shown_key)
     return [HelpRow(", ".join(keys), text) for (_, text), keys in keys_by_row.items()]
+
+
+KEY_NAMES = {
+    "escape": "Esc",
+    "pageup": "PgUp",
+    "pagedown": "PgDn",
+    "ctrl": "Ctrl",
+    "shift": "Shift",
+    "alt": "Alt",
+    "enter": "Enter",
+    "tab": "Tab",
+    "home": "Home",
+    "end": "End",
+    "up": "↑",
+    "down": "↓",
+    "left": "←",
+    "right": "→",
+}
+
+
+def long_key_name(key: str) -> str:
+    """Spell a Textual key name as keyboards label it: ``ctrl+q`` becomes ``Ctrl+Q``."""
+    parts = key.split("+")
+    return "+".join(KEY_NAMES.get(part, part.upper() if len(part) <= 3 else part) for part in parts)
 
 
 def describe(description: str) -> str | None:

@@ -19,6 +19,7 @@ from textual.widgets import Footer
 
 from konsel.client.core.engine import Engine
 from konsel.client.core.events import (
+    ConsentReceived,
     ContactAdded,
     ContactDeclined,
     ContactKeyChanged,
@@ -132,6 +133,8 @@ class MainScreen(Screen[None]):
             self.notify(t("app.notices.request", name=event.display_name))
         elif isinstance(event, ContactAdded | ShortCodePaired) and self.contact_id is None:
             start(self, self._select, event.contact_id, group="open-contact", exclusive=True)
+        elif isinstance(event, ConsentReceived):
+            start(self, self._tell_consent, event, group="consent")
         elif isinstance(event, ContactDeclined):
             language = self.app.language  # type: ignore[attr-defined]
             self.notify(event.text(language), severity="warning", timeout=15)
@@ -227,6 +230,21 @@ class MainScreen(Screen[None]):
 
     # --- helpers -------------------------------------------------------------------------
 
+    async def _tell_consent(self, event: ConsentReceived) -> None:
+        # The answer is in the records either way; a refusal must not go unnoticed.
+        contact = await self._contact(event.contact_id)
+        name = contact.display_name if contact is not None else "?"
+        if event.accepted:
+            self.notify(t("app.notices.consent_accepted", name=name), timeout=8)
+        else:
+            self.notify(
+                t("app.notices.consent_declined", name=name), severity="warning", timeout=20
+            )
+        if event.guardian_consent == "pending":
+            self.notify(
+                t("app.notices.guardian_pending", name=name), severity="warning", timeout=20
+            )
+
     async def _ask_consent(self, contact_id: int) -> None:
         # The consent text comes once per version; the acceptance is kept in this store.
         if await consent_given(self.engine, contact_id) or not self.is_attached:
@@ -283,6 +301,9 @@ class MainScreen(Screen[None]):
         if not self.counselor or not panels or not lists:
             return  # a resize can arrive before the widgets are mounted
         panel, conversations = panels.first(), lists.first()
+        if not self.panel_wanted and panel.has_focus_within:
+            # Keys typed into a hidden panel would vanish; the composer takes them.
+            self.query_one(Composer).focus()
         panel.display = self.panel_wanted
         # At 80 columns the panel takes the list's place rather than squeezing the chat.
         conversations.display = not (self.panel_wanted and width < WIDE_ENOUGH_FOR_PANEL)

@@ -122,7 +122,9 @@ class Composer(TextArea):
             self.refuse_too_long(len(text))
             return
         self.post_message(self.Submitted(self, text))
-        self.clear()
+        # load_text also empties the undo history, so Ctrl+Z cannot bring back a message
+        # that has already gone out.
+        self.load_text("")
 
     def action_newline(self) -> None:
         """Insert a line feed at the cursor."""
