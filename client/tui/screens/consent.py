@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, RadioButton, RadioSet, Static
+from textual.widgets import Button, RadioSet, Static
 
 from konsel.client.core.consent_file import (
     CONSENT_OVERRIDE_FILE,
@@ -27,6 +27,7 @@ from konsel.client.core.events import EngineError
 from konsel.protocol.content import GuardianConsent
 
 from ..catalog import t
+from ..widgets.choice_button import ChoiceButton
 from .pairing_errors import current_language, engine_error_text
 
 logger = logging.getLogger("konsel.client.tui.student")
@@ -103,7 +104,7 @@ class ConsentScreen(ModalScreen[bool | None]):
             yield Static(t("student.consent.guardian_label"), markup=False)
             with RadioSet(id="guardian"):
                 for choice in GUARDIAN_CHOICES:
-                    yield RadioButton(t(f"student.consent.guardian_{choice}"), id=choice)
+                    yield ChoiceButton(t(f"student.consent.guardian_{choice}"), id=choice)
             yield Static("", id="status", markup=False)
             with Horizontal(id="buttons"):
                 yield Button("", id="agree", variant="primary", disabled=True)

@@ -17,7 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
+from textual.widgets import Button, Input, Label, RadioSet, Static
 
 from konsel.client.tui import catalog
 from konsel.client.tui.bindings import localize_bindings
@@ -33,6 +33,7 @@ from konsel.client.tui.screens.relay_check import check_relay
 from konsel.client.tui.screens.start_errors import error_text
 from konsel.client.tui.screens.start_host import start_host
 from konsel.client.tui.setup import NewProfile
+from konsel.client.tui.widgets.choice_button import ChoiceButton
 from konsel.protocol.content import MAX_DISPLAY_NAME_CHARS, MAX_RELAY_URL_CHARS
 
 LANGUAGE_CHOICES = ("id", "en")
@@ -125,14 +126,14 @@ class FirstRunScreen(Screen[None]):
             yield Label(t("start.first_run.language_label"), markup=False)
             with RadioSet(id="language"):
                 for choice in LANGUAGE_CHOICES:
-                    yield RadioButton(
+                    yield ChoiceButton(
                         t(f"start.first_run.language_{choice}"), value=choice == language
                     )
 
             yield Label(t("start.first_run.role_label"), markup=False)
             with RadioSet(id="role"):
                 for role in ROLE_CHOICES:
-                    yield RadioButton(t(f"start.first_run.role_{role}"), value=role == draft.role)
+                    yield ChoiceButton(t(f"start.first_run.role_{role}"), value=role == draft.role)
             yield _error_line("role-error")
 
             yield Label(t("start.first_run.name_label"), markup=False)
