@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
+from .tui.clock_zone import TIME_ZONES
 
 TEXT_DEMO_PAUSE = 0.3
 """Seconds between the lines of the text demo."""
@@ -58,6 +59,17 @@ def build_parser() -> argparse.ArgumentParser:
         help=(
             "kunci otomatis setelah sekian menit tanpa aktivitas, 0 = mati; disimpan di profil "
             "/ lock after this many idle minutes, 0 = off; kept in the profile (default: 10)"
+        ),
+    )
+    parser.add_argument(
+        "--time-zone",
+        type=str.upper,
+        choices=tuple(TIME_ZONES),
+        metavar="ZONA",
+        help=(
+            "zona waktu untuk jam di layar dan laporan: WIB, WITA atau WIT; disimpan di profil "
+            "/ time zone of times on screen and in reports: WIB, WITA or WIT; kept in the "
+            "profile (default: WIB)"
         ),
     )
     subcommands = parser.add_subparsers(dest="command", metavar="PERINTAH")
@@ -155,6 +167,8 @@ def run_app(arguments: argparse.Namespace) -> int:
         return 2
     if arguments.lock_after is not None:
         remember_lock_after(profile.directory, arguments.lock_after)
+    if arguments.time_zone is not None:
+        remember_time_zone(profile.directory, arguments.time_zone)
     app = KonselApp(profile.directory, language=arguments.lang, relay_url=arguments.relay)
     app.run()
     return app.return_code or 0
@@ -166,6 +180,15 @@ def remember_lock_after(profile_dir: Path, minutes: int) -> None:
 
     settings = load_settings(profile_dir)
     settings.idle_lock_minutes = minutes
+    save_settings(profile_dir, settings)
+
+
+def remember_time_zone(profile_dir: Path, abbreviation: str) -> None:
+    """Store the zone named ``abbreviation`` (WIB, WITA or WIT) in the profile's settings."""
+    from .tui.settings import load_settings, save_settings
+
+    settings = load_settings(profile_dir)
+    settings.time_zone = TIME_ZONES[abbreviation]
     save_settings(profile_dir, settings)
 
 

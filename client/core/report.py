@@ -40,6 +40,7 @@ from .report_records import (
 from .store import Store
 
 DEFAULT_TIME_ZONE = "Asia/Jakarta"
+"""Zone of a report whose caller names none (WIB). The app passes the profile's zone."""
 LANGUAGES: tuple[Language, ...] = ("id", "en")
 
 

@@ -23,7 +23,7 @@ from konsel.client.core.passphrase import DEFAULT_KDF, KdfParams
 from konsel.client.core.profile import resolve_profile
 from konsel.client.core.sync import SyncOptions
 
-from . import catalog
+from . import catalog, clock_zone
 from .bindings import localize_bindings
 from .error_text import error_text
 from .settings import Settings, load_settings, save_settings
@@ -80,6 +80,7 @@ class KonselApp(App[int]):
         self.clock = clock
         self.last_activity = time.monotonic()
         catalog.use(self.language)
+        clock_zone.use(self.settings.time_zone)
         localize_bindings(self)
 
     # --- start ---------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Settings kept outside the encrypted store, because they are needed before unlocking.
 
-Only the display language and the idle-lock time live here, in ``settings.json`` in the
-profile folder (mode 0600). Nothing personal goes in this file.
+Only the display language, the idle-lock time and the time zone live here, in
+``settings.json`` in the profile folder (mode 0600). Nothing personal goes in this file.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 from konsel.client.core.profile import create_private_file
 
 from .catalog import DEFAULT_LANGUAGE, LANGUAGES
+from .clock_zone import DEFAULT_TIME_ZONE, TIME_ZONES
 
 logger = logging.getLogger("konsel.client.tui.settings")
 
@@ -26,10 +27,12 @@ MAX_IDLE_LOCK_MINUTES = 24 * 60
 
 @dataclass
 class Settings:
-    """The language and the idle minutes before the app locks (0 turns it off)."""
+    """The language, the idle minutes before the app locks (0 turns it off) and the time zone."""
 
     language: str = DEFAULT_LANGUAGE
     idle_lock_minutes: int = DEFAULT_IDLE_LOCK_MINUTES
+    time_zone: str = DEFAULT_TIME_ZONE
+    """IANA name of the zone for every time shown and every report written (WIB, WITA or WIT)."""
 
 
 def load_settings(profile_dir: Path) -> Settings:
@@ -75,4 +78,11 @@ def _validated(data: object) -> Settings:
     minutes = data.get("idle_lock_minutes")
     if isinstance(minutes, int) and not isinstance(minutes, bool):
         settings.idle_lock_minutes = max(0, min(minutes, MAX_IDLE_LOCK_MINUTES))
+    time_zone = data.get("time_zone")
+    if isinstance(time_zone, str) and time_zone in TIME_ZONES.values():
+        settings.time_zone = time_zone
+    elif time_zone is not None:
+        logger.warning(
+            "%s: unknown time zone %.40r; using %s", SETTINGS_FILE, time_zone, DEFAULT_TIME_ZONE
+        )
     return settings

@@ -23,7 +23,7 @@ from engine_helpers import (
 )
 
 from konsel.client.core.passphrase import KdfParams
-from konsel.client.tui import catalog
+from konsel.client.tui import catalog, clock_zone
 
 
 @pytest.fixture
@@ -42,10 +42,12 @@ def tui_relay(tmp_path: Path) -> Iterator[Relay]:
 
 @pytest.fixture(autouse=True)
 def indonesian_catalog() -> Iterator[None]:
-    """Start every test in Indonesian and leave the catalog in Indonesian afterwards."""
+    """Start every test in Indonesian and WIB, and leave both set that way afterwards."""
     catalog.use("id")
+    clock_zone.use(clock_zone.DEFAULT_TIME_ZONE)
     yield
     catalog.use("id")
+    clock_zone.use(clock_zone.DEFAULT_TIME_ZONE)
 
 
 __all__ = ["CHEAP_KDF", "FAST_SYNC", "Relay"]

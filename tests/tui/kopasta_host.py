@@ -14,17 +14,21 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from engine_helpers import new_engine, pair
 from textual import on
 from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
 from textual.dom import DOMNode
+from textual.screen import Screen
 from textual.widgets import Static
 
 from konsel.client.core.engine import Engine
 from konsel.client.core.events import EventStream
 from konsel.client.tui.messages import EngineEvent, InsertDraft
+from konsel.client.tui.widgets.composer import Composer
 from konsel.client.tui.widgets.kopasta_panel import KopastaPanel
 from konsel.client.tui.widgets.kopasta_session import SchoolContent, load_school_content
 
@@ -63,6 +67,53 @@ class PanelHost(App[None]):
     @property
     def panel(self) -> KopastaPanel:
         return self.query_one(KopastaPanel)
+
+
+class ComposerAndPanel(Screen[None]):
+    """A composer with focus beside the panel, and priority screen bindings for the panel.
+
+    F8, F9 and Ctrl+R call the panel's next_stage, open_evaluation and open_report. As on
+    the main screen, priority bindings on the screen work while the composer has focus
+    and stop while a modal screen is on top.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f8", "next_stage", priority=True),
+        Binding("f9", "open_evaluation", priority=True),
+        Binding("ctrl+r", "open_report", priority=True),
+    ]
+
+    def __init__(self, engine: Engine, content: SchoolContent) -> None:
+        super().__init__()
+        self.engine = engine
+        self.content = content
+
+    def compose(self) -> ComposeResult:
+        with Horizontal():
+            yield Composer(id="composer")
+            yield KopastaPanel(self.engine, content=self.content)
+
+    def on_mount(self) -> None:
+        self.query_one(Composer).focus()
+
+    def action_next_stage(self) -> None:
+        self.query_one(KopastaPanel).next_stage()
+
+    def action_open_evaluation(self) -> None:
+        self.query_one(KopastaPanel).open_evaluation()
+
+    def action_open_report(self) -> None:
+        self.query_one(KopastaPanel).open_report()
+
+
+class KeyboardHost(PanelHost):
+    """The panel host laid out like the main screen at 80 columns, for keyboard-only tests."""
+
+    def compose(self) -> ComposeResult:
+        yield from ()
+
+    def get_default_screen(self) -> Screen[None]:
+        return ComposerAndPanel(self.engine, self.content)
 
 
 @dataclass

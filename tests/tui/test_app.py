@@ -16,11 +16,12 @@ from textual.widgets import Input
 
 from konsel.client.core.consent_file import load_consent
 from konsel.client.core.passphrase import KdfParams
-from konsel.client.tui import catalog
+from konsel.client.tui import catalog, clock_zone
 from konsel.client.tui.app import KonselApp
 from konsel.client.tui.catalog import Catalog
 from konsel.client.tui.screens.consent import ConsentScreen
 from konsel.client.tui.screens.first_run import FirstRunScreen
+from konsel.client.tui.screens.kopasta_report import KopastaReportScreen
 from konsel.client.tui.screens.main import MainScreen
 from konsel.client.tui.screens.neutral import NeutralScreen
 from konsel.client.tui.screens.unlock import UnlockScreen
@@ -400,3 +401,32 @@ async def test_hiding_the_panel_gives_focus_back_to_the_composer(
         await pilot.press(*"abc")
 
         assert app.screen.query_one(Composer).text == "abc"
+
+
+def test_app_uses_the_profiles_time_zone(tmp_path: Path, cheap_kdf: KdfParams) -> None:
+    save_settings(tmp_path, Settings(time_zone="Asia/Makassar"))
+
+    build_app(tmp_path, cheap_kdf)
+
+    assert clock_zone.current_zone().key == "Asia/Makassar"
+
+
+async def test_report_key_works_from_the_composer(
+    tmp_path: Path, tui_relay: Relay, cheap_kdf: KdfParams
+) -> None:
+    counselor = await new_engine(tmp_path / "bk", "Bu Rina", "counselor", tui_relay.url)
+    student = await new_engine(tmp_path / "siswa", "Dimas", "student", None)
+    on_counselor, _ = await pair(counselor, student)
+    await counselor.start_counseling_session(on_counselor)
+    await counselor.close()
+    app = build_app(tmp_path / "bk", cheap_kdf, unlock_with=PASSPHRASE)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for_screen(app, MainScreen, pilot)
+            await wait_until_true(lambda: app.screen.query_one(Composer).has_focus, pilot)
+            await pilot.pause(0.5)
+            await pilot.press("ctrl+r")
+
+            await wait_for_screen(app, KopastaReportScreen, pilot)
+    finally:
+        await student.close()

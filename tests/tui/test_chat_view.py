@@ -18,6 +18,7 @@ from chat_helpers import (
 )
 from engine_helpers import Relay, new_engine, pair, wait_until
 from rich.segment import Segment
+from screen_text import screen_text
 from textual.color import Color
 from textual.filter import Monochrome
 
@@ -80,18 +81,16 @@ async def test_chat_view_shows_sender_time_and_status(tmp_path: Path) -> None:
         await engine.close()
 
 
-async def test_chat_view_time_is_local_hours_minutes(tmp_path: Path) -> None:
-    from datetime import datetime
-
+async def test_chat_view_time_is_zone_hours_minutes(tmp_path: Path) -> None:
+    """The header shows hours and minutes in the profile's zone (WIB by default)."""
     engine, contact_id = await offline_engine(tmp_path / "profile")
     store_incoming(engine, contact_id, "Jam berapa?", MONDAY_MS + 37 * 60_000)
     app = ChatHost(engine, contact_id)
     try:
         async with app.run_test(size=(80, 24)):
             await settle(app)
-            expected = datetime.fromtimestamp((MONDAY_MS + 37 * 60_000) / 1000).strftime("%H:%M")
             header = next(line for line in view_lines(app.query_one(ChatView)) if "Siti" in line)
-            assert header.split() == ["Siti", "Rahmawati", expected]
+            assert header.split() == ["Siti", "Rahmawati", "08:37"]
     finally:
         await engine.close()
 
@@ -603,3 +602,49 @@ def test_notice_memory_drops_least_recent_contact() -> None:
 def test_notice_memory_rejects_zero_bounds() -> None:
     with pytest.raises(ValueError, match="max_notices"):
         NoticeMemory(max_notices=0)
+
+
+def _left_column(app: ChatHost) -> list[str]:
+    """Return the characters of the chat view's first column, as the screen shows them."""
+    region = app.query_one(ChatView).region
+    rows = screen_text(app).splitlines()[region.y : region.bottom]
+    return [row[region.x] for row in rows]
+
+
+async def test_chat_view_focus_mark_without_colour(tmp_path: Path) -> None:
+    """With NO_COLOR, Tab from the composer marks the view with a bar down its left edge;
+    the mark goes with the focus, and the text keeps its width and wrapping."""
+    engine, contact_id = await offline_engine(tmp_path / "profile")
+    store_incoming(engine, contact_id, "Selamat pagi, Bu. " * 8, MONDAY_MS)
+    saved = os.environ.get("NO_COLOR")
+    os.environ["NO_COLOR"] = "1"
+    try:
+        app = ChatHost(engine, contact_id)
+    finally:
+        if saved is None:
+            del os.environ["NO_COLOR"]
+        else:
+            os.environ["NO_COLOR"] = saved
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(app)
+            assert app.no_color
+            view = app.query_one(ChatView)
+            assert isinstance(app.focused, Composer)
+            unfocused_lines = view_lines(view)
+            text_width = view.scrollable_content_region.width
+            assert set(_left_column(app)) == {" "}
+
+            await pilot.press("tab")
+            await pilot.pause()
+            assert app.focused is view
+            assert set(_left_column(app)) == {"▌"}
+            assert view.scrollable_content_region.width == text_width
+            assert view_lines(view) == unfocused_lines
+
+            await pilot.press("tab")
+            await pilot.pause()
+            assert isinstance(app.focused, Composer)
+            assert set(_left_column(app)) == {" "}
+    finally:
+        await engine.close()

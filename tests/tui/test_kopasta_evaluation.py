@@ -7,11 +7,12 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from engine_helpers import Relay, drain, reopen
-from kopasta_host import PanelHost, default_content, paired, shown, wait_for
+from kopasta_host import KeyboardHost, PanelHost, default_content, paired, shown, wait_for
 from screen_text import content_words, screen_text, words_outside
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Button, Input, Static
+from textual.pilot import Pilot
+from textual.widgets import Button, Input, OptionList, Static
 
 from konsel.client.core.events import CounselingSessionChanged, EvaluationRequested, Event
 from konsel.client.core.kopasta import Stage
@@ -19,6 +20,7 @@ from konsel.client.core.store_records import FollowUp
 from konsel.client.tui import catalog
 from konsel.client.tui.catalog import Catalog, t
 from konsel.client.tui.screens.kopasta_evaluation import KopastaEvaluationScreen, shown_date
+from konsel.client.tui.widgets.composer import Composer
 from konsel.client.tui.widgets.conversation_list import ConversationList
 from konsel.client.tui.widgets.kopasta_panel import KopastaPanel
 from konsel.client.tui.widgets.kopasta_session import (
@@ -497,3 +499,167 @@ def test_shown_date_choices() -> None:
     assert shown_date("laijapen", [done_one], "2027-01-15") == "15-01-2027"
     assert shown_date("laijapen", [other_kind], "") == ""
     assert shown_date("laijapen", [], "tidak jelas") == "tidak jelas"
+
+
+async def _keyboard_to_penilaian(app: KeyboardHost, contact_id: int, pilot: Pilot[None]) -> int:
+    """Start a session and move it to penilaian with keys only; return the session id.
+
+    The panel itself is the next Tab stop after the composer (it scrolls with the
+    arrow keys), and "Mulai sesi" is the one after it.
+    """
+    await app.panel.show_contact(contact_id)
+    await pilot.pause()
+    assert isinstance(app.focused, Composer)
+    await pilot.press("tab", "tab")
+    assert app.focused is app.panel.query_one("#kopasta-start", Button)
+    await pilot.press("enter")
+    await wait_for(lambda: app.panel.open_session is not None, "the session")
+    session = app.panel.open_session
+    assert session is not None
+    for stage in list(Stage)[1:]:
+        await pilot.press("f8")
+
+        async def reached(stage: Stage = stage) -> bool:
+            stored = await app.engine.record("get_session", session.id)
+            return bool(stored.stage == stage.value)
+
+        await wait_for(reached, f"stage {stage.value}")
+    await wait_for(lambda: app.panel.query_one("#kopasta-laiseg").display, "the LAISEG box")
+    await pilot.pause()
+    # Focus followed each new stage view, so the keys still have a place to go.
+    assert app.focused is app.panel.query_one("#kopasta-prompts", OptionList)
+    return session.id
+
+
+async def _press_f9(app: KeyboardHost, pilot: Pilot[None]) -> KopastaEvaluationScreen:
+    await pilot.press("f9")
+    await wait_for(lambda: isinstance(app.screen, KopastaEvaluationScreen), "the penilaian screen")
+    screen = app.screen
+    assert isinstance(screen, KopastaEvaluationScreen)
+    await wait_for(lambda: screen.session is not None, "the penilaian screen to load")
+    await pilot.pause()
+    return screen
+
+
+async def test_evaluation_keyboard_only(tmp_path: Path, tui_relay: Relay) -> None:
+    """From the composer, F9 opens penilaian with the cursor in the LAIJAPEN date; a typed
+    date and Enter schedule it, and Tab, Enter, Enter end the session with the whole
+    confirmation on screen."""
+    short_term = today() + datetime.timedelta(days=14)
+    async with paired(tmp_path, tui_relay.url) as engines:
+        app = KeyboardHost(engines.counselor, default_content(tmp_path))
+        async with app.run_test(size=(80, 24)) as pilot:
+            session_id = await _keyboard_to_penilaian(app, engines.student_id, pilot)
+            screen = await _press_f9(app, pilot)
+            laijapen = screen.query_one("#evaluation-date-laijapen", Input)
+            assert app.focused is laijapen
+
+            await pilot.press(*format_date(short_term), "enter")
+
+            async def scheduled() -> bool:
+                return len(await follow_ups_of(app, session_id)) == 1
+
+            await wait_for(scheduled, "the LAIJAPEN follow-up")
+            (follow_up,) = await follow_ups_of(app, session_id)
+            assert (follow_up.kind, follow_up.due_at) == ("laijapen", start_of_day_ms(short_term))
+            await wait_for(lambda: format_date(short_term) in listed(screen), "the listed date")
+
+            # LAIJAPANG date, "Simpan jadwal", the follow-up's two buttons, then "Tutup sesi".
+            end = screen.query_one("#evaluation-end", Button)
+            await pilot.press("tab", "tab", "tab", "tab", "tab")
+            assert app.focused is end
+            await pilot.press("enter")
+            await pilot.pause()
+            confirm = t("kopasta.evaluation.end_confirm")
+            assert str(end.label) == confirm
+            assert confirm in screen_text(app)
+            stored = await engines.counselor.record("get_session", session_id)
+            assert stored.ended_at is None
+
+            # A button ignores Enter while its press effect shows, as a person reads first.
+            await wait_for(lambda: not end.has_class("-active"), "the press effect to end")
+            await pilot.press("enter")
+
+            async def ended() -> bool:
+                stored = await engines.counselor.record("get_session", session_id)
+                return stored.ended_at is not None
+
+            await wait_for(ended, "the session to end")
+            close = screen.query_one("#evaluation-close", Button)
+            assert app.focused is close
+            await pilot.press("enter")
+            await wait_for(lambda: app.panel.open_session is None, "the panel to see the end")
+            await pilot.pause()
+            assert app.focused is app.panel.query_one("#kopasta-start", Button)
+
+
+async def test_evaluation_f9_before_penilaian(tmp_path: Path, tui_relay: Relay) -> None:
+    """F9 without a session or before penilaian opens nothing and says why."""
+    async with paired(tmp_path, tui_relay.url) as engines:
+        app = KeyboardHost(engines.counselor, default_content(tmp_path))
+        async with app.run_test(size=(80, 24), notifications=True) as pilot:
+            await pilot.press("f9")
+            await pilot.pause()
+            assert t("kopasta.panel.no_contact") in _notices(app)
+
+            await app.panel.show_contact(engines.student_id)
+            await pilot.press("f9")
+            await pilot.pause()
+            assert t("kopasta.session.none_open") in _notices(app)
+
+            await pilot.press("tab", "tab", "enter")
+            await wait_for(lambda: app.panel.open_session is not None, "the session")
+            await pilot.press("f9")
+            await pilot.pause()
+            assert t("kopasta.laiseg.not_yet", stage="Penilaian") in _notices(app)
+            assert not isinstance(app.screen, KopastaEvaluationScreen)
+
+
+def _notices(app: KeyboardHost) -> list[str]:
+    return [str(notification.message) for notification in app._notifications]
+
+
+async def test_evaluation_confirm_labels_whole(tmp_path: Path, tui_relay: Relay) -> None:
+    """The cancel and end buttons show their whole confirmation at 80x24 in both languages,
+    and a confirmed cancel leaves focus on the next useful button."""
+    for language in ("id", "en"):
+        catalog.use(language)
+        await _assert_confirm_labels(tmp_path / language, tui_relay.url)
+
+
+async def _assert_confirm_labels(tmp_path: Path, relay_url: str) -> None:
+    tomorrow = start_of_day_ms(today() + datetime.timedelta(days=1))
+    async with paired(tmp_path, relay_url) as engines:
+        app = PanelHost(engines.counselor, default_content(tmp_path))
+
+        async def seed(session_id: int) -> object:
+            return await engines.counselor.record("add_follow_up", session_id, "laijapen", tomorrow)
+
+        async with app.run_test(size=(80, 24)) as pilot:
+            _, screen = await _open_evaluation(app, engines.student_id, seed)
+            await wait_for(lambda: bool(screen.query(".follow-up-action")), "the buttons")
+            _, cancel_button = screen.query(".follow-up-action").results(Button)
+            # LAIJAPANG date, "Simpan jadwal", "Tandai selesai", then the cancel button.
+            await pilot.press("tab", "tab", "tab", "tab")
+            assert app.focused is cancel_button
+            await pilot.press("enter")
+            await pilot.pause()
+            confirm = t("kopasta.evaluation.cancel_confirm")
+            assert str(cancel_button.label) == confirm
+            assert confirm in screen_text(app)
+
+            await wait_for(lambda: not cancel_button.has_class("-active"), "the press effect")
+            await pilot.press("enter")
+            await wait_for(lambda: not screen.query(".follow-up-action"), "the cancelled row")
+            await pilot.pause()
+            assert app.focused is screen.query_one("#evaluation-save-dates", Button)
+
+            # "Simpan jadwal", then "Tutup sesi".
+            end = screen.query_one("#evaluation-end", Button)
+            await pilot.press("tab")
+            assert app.focused is end
+            await pilot.press("enter")
+            await pilot.pause()
+            confirm = t("kopasta.evaluation.end_confirm")
+            assert str(end.label) == confirm
+            assert confirm in screen_text(app)

@@ -7,7 +7,7 @@ import stat
 from pathlib import Path
 
 from engine_helpers import Relay
-from kopasta_host import Pair, PanelHost, default_content, paired, shown, wait_for
+from kopasta_host import KeyboardHost, Pair, PanelHost, default_content, paired, shown, wait_for
 from pairing_host import ScreenHost
 from textual.pilot import Pilot
 from textual.widgets import Button, Checkbox, Input
@@ -16,6 +16,7 @@ from konsel.client.core.report import export_session
 from konsel.client.tui import catalog
 from konsel.client.tui.catalog import t
 from konsel.client.tui.screens.kopasta_report import KopastaReportScreen, report_paths
+from konsel.client.tui.widgets.composer import Composer
 
 
 async def _ended_session(engines: Pair) -> int:
@@ -146,4 +147,66 @@ async def test_report_from_panel_in_english(tmp_path: Path, tui_relay: Relay) ->
             assert _mode(path) == 0o600
             await pilot.press("escape")
             await pilot.pause()
+            assert not isinstance(app.screen, KopastaReportScreen)
+
+
+async def test_report_keyboard_only(tmp_path: Path, tui_relay: Relay) -> None:
+    """From the composer, Ctrl+R opens the export with the cursor in the path; a typed path
+    and Enter export, and replacing the file takes the box ticked by keys."""
+    async with paired(tmp_path, tui_relay.url) as engines:
+        await _ended_session(engines)
+        app = KeyboardHost(engines.counselor, default_content(tmp_path))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await app.panel.show_contact(engines.student_id)
+            await pilot.pause()
+            assert isinstance(app.focused, Composer)
+            await pilot.press("ctrl+r")
+            await wait_for(lambda: isinstance(app.screen, KopastaReportScreen), "the export")
+            screen = app.screen
+            assert isinstance(screen, KopastaReportScreen)
+            await pilot.pause()
+            path_input = screen.query_one("#report-path", Input)
+            assert app.focused is path_input
+
+            target = tmp_path / "laporan-keyboard.md"
+            await pilot.press("home", "ctrl+k", *str(target), "enter")
+            await wait_for(lambda: screen.written is not None, "the export")
+            assert screen.written == (target, tmp_path / "laporan-keyboard.json")
+            assert _mode(target) == 0o600
+            target.write_text("catatan lama", encoding="utf-8")
+
+            await pilot.press("enter")
+            await wait_for(lambda: shown(screen, "#report-error") != "", "the exists error")
+            assert shown(screen, "#report-error") == t("kopasta.report.exists", path=str(target))
+            assert target.read_text(encoding="utf-8") == "catatan lama"
+
+            replace = screen.query_one("#report-replace", Checkbox)
+            await pilot.press("tab")
+            assert app.focused is replace
+            await pilot.press("space")
+            assert replace.value
+            await pilot.press("tab")
+            assert app.focused is screen.query_one("#report-export", Button)
+            await pilot.press("enter")
+            await wait_for(lambda: target.read_text(encoding="utf-8") != "catatan lama", "export")
+            assert target.read_text(encoding="utf-8").startswith("# ")
+            assert _mode(target) == 0o600
+
+            await pilot.press("escape")
+            await pilot.pause()
+            assert isinstance(app.focused, Composer)
+
+
+async def test_report_key_without_session(tmp_path: Path, tui_relay: Relay) -> None:
+    """Ctrl+R with no contact or no session opens nothing and says why."""
+    async with paired(tmp_path, tui_relay.url) as engines:
+        app = KeyboardHost(engines.counselor, default_content(tmp_path))
+        async with app.run_test(size=(80, 24), notifications=True) as pilot:
+            await pilot.press("ctrl+r")
+            await pilot.pause()
+            await app.panel.show_contact(engines.student_id)
+            await pilot.press("ctrl+r")
+            await pilot.pause()
+            notices = [str(notification.message) for notification in app._notifications]
+            assert notices == [t("kopasta.panel.no_contact"), t("kopasta.session.none")]
             assert not isinstance(app.screen, KopastaReportScreen)

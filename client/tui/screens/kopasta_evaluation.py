@@ -120,6 +120,9 @@ class KopastaEvaluationScreen(ModalScreen[None]):
                 yield Button(t("kopasta.common.close"), id="evaluation-close", compact=True)
 
     def on_mount(self) -> None:
+        # Focus starts in the LAIJAPEN date rather than on the LAISEG request above it,
+        # because Enter on that button sends a message to the konseli.
+        self.query_one("#evaluation-date-laijapen", Input).focus()
         self._run(self._load())
 
     def _run(self, job: Awaitable[None]) -> None:
@@ -202,8 +205,18 @@ class KopastaEvaluationScreen(ModalScreen[None]):
             self.follow_ups = {follow_up.id: follow_up for follow_up in follow_ups}
             self.cancel_armed = None
             listing = self.query_one("#evaluation-scheduled", Vertical)
+            # A pressed row button is disabled or removed, which leaves focus nowhere.
+            lost_focus = listing.has_focus_within or self.focused is None
             await listing.remove_children()
             await listing.mount_all(rows)
+            if lost_focus:
+                self._focus_near_list()
+
+    def _focus_near_list(self) -> None:
+        """Focus the first follow-up button, or "Simpan jadwal" when none is left."""
+        buttons = self.query(".follow-up-action").results(Button)
+        target = next(buttons, None) or self.query_one("#evaluation-save-dates", Button)
+        target.focus()
 
     async def _refresh_follow_ups(self, kinds: Iterable[str]) -> None:
         """Read the follow-ups again, list them, and reset the date inputs of ``kinds``."""
@@ -300,7 +313,7 @@ class KopastaEvaluationScreen(ModalScreen[None]):
         elif action == "cancel" and self.cancel_armed != follow_up.id:
             self._disarm_cancel()
             self.cancel_armed = follow_up.id
-            event.button.label = t("kopasta.evaluation.cancel_confirm")
+            relabel(event.button, t("kopasta.evaluation.cancel_confirm"))
         elif action == "cancel":
             event.button.disabled = True
             self._run(self._cancel(follow_up))
@@ -309,7 +322,7 @@ class KopastaEvaluationScreen(ModalScreen[None]):
         if self.cancel_armed is None:
             return
         for button in self.query(f"#follow-up-cancel-{self.cancel_armed}").results(Button):
-            button.label = t("kopasta.evaluation.cancel")
+            relabel(button, t("kopasta.evaluation.cancel"))
         self.cancel_armed = None
 
     async def _complete(self, follow_up: FollowUp) -> None:
@@ -338,8 +351,10 @@ class KopastaEvaluationScreen(ModalScreen[None]):
         button = self.query_one("#evaluation-end", Button)
         if not self.end_armed:
             self.end_armed = True
-            button.label = t("kopasta.evaluation.end_confirm")
+            relabel(button, t("kopasta.evaluation.end_confirm"))
             return
+        # Disabling the button drops its focus, so "Tutup", the likely next step, gets it.
+        self.query_one("#evaluation-close", Button).focus()
         button.disabled = True
         self._run(self._end())
 
@@ -356,6 +371,16 @@ class KopastaEvaluationScreen(ModalScreen[None]):
     def action_close(self) -> None:
         """Close the screen; nothing is saved or sent by closing."""
         self.dismiss(None)
+
+
+def relabel(button: Button, label: str) -> None:
+    """Set a button's label and lay the button out again.
+
+    Textual 8.2 only repaints a button whose label changes, so without the layout pass
+    a longer label would be cut to the width of the old one.
+    """
+    button.label = label
+    button.refresh(layout=True)
 
 
 def kind_title(forms: EvaluationForms, kind: str) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import datetime
 from pathlib import Path
 
 import platformdirs
@@ -19,7 +18,12 @@ from konsel.client.core.engine import Engine
 from konsel.client.core.kopasta import EvaluationForms, KopastaGuide
 from konsel.client.core.report import export_session, write_report
 from konsel.client.tui.catalog import t
-from konsel.client.tui.widgets.kopasta_session import language, run_guarded
+from konsel.client.tui.widgets.kopasta_session import (
+    language,
+    report_zone_name,
+    run_guarded,
+    today,
+)
 
 
 def default_report_folder() -> Path:
@@ -78,7 +82,7 @@ class KopastaReportScreen(ModalScreen[None]):
         """The Markdown and JSON files of the last export, or None before one."""
 
     def compose(self) -> ComposeResult:
-        stamp = datetime.date.today().strftime("%Y%m%d")
+        stamp = today().strftime("%Y%m%d")
         name = t("kopasta.report.file_name", session=self.session_id, date=stamp)
         with Vertical(id="report-frame"):
             with VerticalScroll(id="report-scroll"):
@@ -95,6 +99,10 @@ class KopastaReportScreen(ModalScreen[None]):
                     t("kopasta.report.export"), id="report-export", variant="primary", compact=True
                 )
                 yield Button(t("kopasta.common.close"), id="report-close", compact=True)
+
+    def on_mount(self) -> None:
+        # The path is the one field to check before exporting, and Enter in it exports.
+        self.query_one("#report-path", Input).focus()
 
     @on(Input.Submitted, "#report-path")
     @on(Button.Pressed, "#report-export")
@@ -129,6 +137,7 @@ class KopastaReportScreen(ModalScreen[None]):
             self.engine.store,
             self.session_id,
             language=language(),
+            tz=report_zone_name(),
             counselor_name=self.engine.state.display_name,
             guide=self.guide,
             forms=self.forms,

@@ -58,6 +58,9 @@ class MainScreen(Screen[None]):
         Binding("f7", "previous_stage", "app.keys.previous_stage", show=False, priority=True),
         Binding("f8", "next_stage", "app.keys.next_stage", show=False, priority=True),
         Binding("f6", "focus_list", "app.keys.focus_list", show=False, priority=True),
+        # F10 and F11 belong to many terminals (menus, full screen), hence Ctrl+R.
+        Binding("f9", "open_evaluation", "app.keys.evaluation", show=False, priority=True),
+        Binding("ctrl+r", "open_report", "app.keys.report", show=False, priority=True),
     ]
 
     def __init__(self, engine: Engine) -> None:
@@ -224,6 +227,18 @@ class MainScreen(Screen[None]):
     def action_next_stage(self) -> None:
         if self.counselor:
             self.query_one(KopastaPanel).next_stage()
+
+    def action_open_evaluation(self) -> None:
+        if self.counselor:
+            self.query_one(KopastaPanel).open_evaluation()
+        else:
+            self.notify(t("app.notices.panel_counselor_only"), severity="warning")
+
+    def action_open_report(self) -> None:
+        if self.counselor:
+            self.query_one(KopastaPanel).open_report()
+        else:
+            self.notify(t("app.notices.panel_counselor_only"), severity="warning")
 
     def action_focus_list(self) -> None:
         self.query_one(ConversationList).focus()

@@ -18,6 +18,7 @@ from textual.widget import Widget
 from konsel.client.core.risk_cues import RiskCues, match_risk_cues
 from konsel.client.core.store import StoredMessage
 
+from .. import clock_zone
 from ..catalog import t
 from .chat_lines import (
     LineStyles,
@@ -144,7 +145,7 @@ class LineLayout:
             add(notice_block(text, width, styles, console), None)
 
         previous_day: date | None = None
-        today = date.today()
+        today = clock_zone.today()
         for message in messages or []:
             shown_at = message_time(message)
             day = shown_at.date() if shown_at is not None else previous_day

@@ -1,9 +1,10 @@
 """Turn stored messages into the screen lines of the chat view.
 
 Every message becomes a block of :class:`~textual.strip.Strip` lines: a header with the
-sender, the local time, the status of own messages and a risk cue marker, then the body
-wrapped to the width. Text from the data is never read as markup, and control characters
-are replaced by visible symbols, so a message cannot move the cursor or clear the screen.
+sender, the time in the profile's zone, the status of own messages and a risk cue marker,
+then the body wrapped to the width. Text from the data is never read as markup, and
+control characters are replaced by visible symbols, so a message cannot move the cursor
+or clear the screen.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from textual.strip import Strip
 from konsel.client.core.store import StoredMessage
 
 from ..catalog import t
+from ..clock_zone import zoned
 
 BODY_INDENT = 2
 """Columns between the left edge and a message body, so bodies stand apart from headers."""
@@ -54,7 +56,10 @@ def one_line(text: str) -> str:
 
 
 def message_time(message: StoredMessage) -> datetime | None:
-    """Return the local time a message is shown with: when it was written, else received.
+    """Return the time a message is shown with: when it was written, else received.
+
+    The time is in the profile's zone (see :mod:`konsel.client.tui.clock_zone`), which the
+    KOPASTA panel and the report use too, not in the zone of the computer's clock.
 
     ``sent_at`` comes from the sender's clock, so a received message may show a time a
     little off from this device's clock.
@@ -62,7 +67,7 @@ def message_time(message: StoredMessage) -> datetime | None:
     milliseconds = message.sent_at if message.sent_at is not None else message.received_at
     if milliseconds is None:
         return None
-    return datetime.fromtimestamp(milliseconds / 1000)
+    return zoned(milliseconds)
 
 
 def day_label(day: date, today: date) -> str:

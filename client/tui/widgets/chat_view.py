@@ -59,6 +59,10 @@ class ChatView(ScrollView, can_focus=True):
         scrollbar-size-vertical: 1;
         padding: 0 1;
     }
+    /* With focus, a bar takes the left padding's column: the mark reads without colour,
+       and the text keeps its width, so nothing wraps again. The whole padding is given
+       because padding-left alone also cleared the right padding in Textual 8.2.8. */
+    ChatView:focus { padding: 0 1 0 0; border-left: outer $accent; }
     ChatView > .chat-view--own-name { color: $text-primary; text-style: bold; }
     ChatView > .chat-view--peer-name { color: $text-secondary; text-style: bold; }
     /* Without colour the names differ by their text alone, so both get full contrast. */

@@ -27,6 +27,7 @@ from konsel.client.tui.widgets.kopasta_session import (
     FOLLOW_UP_FIELDS,
     SchoolContent,
     format_moment,
+    language,
     latest_session,
     load_school_content,
     move_stage,
@@ -144,9 +145,12 @@ class KopastaPanel(VerticalScroll):
             await self._render_session_now()
 
     async def _render_session_now(self) -> None:
+        # Rendering hides the start button, so its focus moves to the new stage's prompts.
+        keep_focus = self.query_one("#kopasta-start", Button).has_focus
         self._render_header()
         opened = self.open_session
-        await self._render_body(opened, None if opened is None else Stage(opened.stage))
+        stage = None if opened is None else Stage(opened.stage)
+        await self._render_body(opened, stage, keep_focus=keep_focus)
 
     def _render_header(self) -> None:
         """Show the session's status, the buttons that fit it, the risk box and the stages."""
@@ -175,12 +179,24 @@ class KopastaPanel(VerticalScroll):
         stages = self.query_one(KopastaStageList)
         stages.show_stage(stage, entered_at, self.engine.clock())
 
-    async def _render_body(self, session: CounselingSession | None, stage: Stage | None) -> None:
+    async def _render_body(
+        self, session: CounselingSession | None, stage: Stage | None, *, keep_focus: bool = False
+    ) -> None:
+        """Show the stage view of ``stage``, and the LAISEG box at penilaian.
+
+        Focus inside the old stage view would be lost when the view is removed, so it moves
+        to the new view's prompts, or to the start button once the session has ended.
+        ``keep_focus`` asks for that move as well.
+        """
         body = self.query_one("#kopasta-body", Vertical)
         laiseg = self.query_one(KopastaLaisegBox)
+        keep_focus = keep_focus or body.has_focus_within
         await body.remove_children()
         laiseg.display = stage is Stage.PENILAIAN
         if session is None or stage is None:
+            start = self.query_one("#kopasta-start", Button)
+            if keep_focus and start.display:
+                start.focus()
             return
 
         bundle = self.content.bundle
@@ -195,6 +211,8 @@ class KopastaPanel(VerticalScroll):
                 id="kopasta-stage",
             )
         )
+        if keep_focus:
+            self.query_one("#kopasta-prompts").focus()
         if stage is Stage.PENILAIAN:
             evaluations = await self.engine.record("list_evaluations", session.id)
             answers = [e.answers for e in evaluations if e.kind == "laiseg"]
@@ -302,23 +320,51 @@ class KopastaPanel(VerticalScroll):
             self.notify(t("kopasta.laiseg.arrived"))
 
     @on(Button.Pressed, "#kopasta-open-evaluation")
-    def _open_evaluation(self, event: Button.Pressed) -> None:
+    def _evaluation_pressed(self, event: Button.Pressed) -> None:
         event.stop()
-        session = self.session
-        if session is None:
+        self.open_evaluation()
+
+    def open_evaluation(self) -> None:
+        """Open the penilaian screen of the open session once it is at the penilaian stage.
+
+        Otherwise a notification says what is missing, so a key bound to this method
+        never fails silently.
+        """
+        session = self.open_session
+        if session is None or Stage(session.stage) is not Stage.PENILAIAN:
+            self._notify_missing_penilaian(session)
             return
         screen = KopastaEvaluationScreen(self.engine, session.id, self.content.bundle.evaluation)
         self.app.push_screen(screen, lambda _: self._run(self._reload(session.id)))
 
-    @on(Button.Pressed, "#kopasta-export")
-    def _open_report(self, event: Button.Pressed) -> None:
-        event.stop()
-        if self.session is not None:
-            bundle = self.content.bundle
-            screen = KopastaReportScreen(
-                self.engine, self.session.id, guide=bundle.kopasta, forms=bundle.evaluation
+    def _notify_missing_penilaian(self, session: CounselingSession | None) -> None:
+        if self.contact_id is None:
+            self.notify(t("kopasta.panel.no_contact"), severity="warning")
+        elif session is None:
+            self.notify(t("kopasta.session.none_open"), severity="warning")
+        else:
+            title = self.content.bundle.kopasta.guide_for(Stage.PENILAIAN).title
+            self.notify(
+                t("kopasta.laiseg.not_yet", stage=title.in_language(language())),
+                severity="warning",
             )
-            self.app.push_screen(screen)
+
+    @on(Button.Pressed, "#kopasta-export")
+    def _export_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.open_report()
+
+    def open_report(self) -> None:
+        """Open the report export screen for the shown session, open or ended."""
+        if self.session is None:
+            key = "kopasta.panel.no_contact" if self.contact_id is None else "kopasta.session.none"
+            self.notify(t(key), severity="warning")
+            return
+        bundle = self.content.bundle
+        screen = KopastaReportScreen(
+            self.engine, self.session.id, guide=bundle.kopasta, forms=bundle.evaluation
+        )
+        self.app.push_screen(screen)
 
     def suggest_risk_card(self, contact_id: int, cues: tuple[str, ...] | list[str]) -> None:
         """Show a suggestion to open the risk card for ``contact_id``; nothing else happens."""

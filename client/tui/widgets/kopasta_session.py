@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime
 import logging
 import re
-import zoneinfo
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +26,8 @@ from konsel.client.core.content_files import (
 from konsel.client.core.engine import Engine
 from konsel.client.core.events import ERROR_MESSAGES, EngineError
 from konsel.client.core.kopasta import Language, Stage
-from konsel.client.core.report import DEFAULT_TIME_ZONE
 from konsel.client.core.store_records import CounselingSession, FollowUp
+from konsel.client.tui import clock_zone
 from konsel.client.tui.catalog import current, t
 
 logger = logging.getLogger("konsel.client.tui.kopasta")
@@ -118,18 +117,14 @@ def format_date(day: datetime.date) -> str:
 
 
 def today() -> datetime.date:
-    """Return today's date in the report's time zone, where follow-ups fall due."""
-    return datetime.datetime.now(datetime.UTC).astimezone(_zone()).date()
+    """Return today's date in the profile's time zone, where follow-ups fall due."""
+    return clock_zone.today()
 
 
 def start_of_day_ms(day: datetime.date) -> int:
-    """Return midnight at the start of ``day`` in the report's time zone, in Unix ms."""
-    moment = datetime.datetime.combine(day, datetime.time(), tzinfo=_zone())
+    """Return midnight at the start of ``day`` in the profile's time zone, in Unix ms."""
+    moment = datetime.datetime.combine(day, datetime.time(), tzinfo=clock_zone.current_zone())
     return int(moment.timestamp() * 1000)
-
-
-def _zone() -> datetime.tzinfo:
-    return zoneinfo.ZoneInfo(DEFAULT_TIME_ZONE)
 
 
 async def latest_session(engine: Engine, contact_id: int) -> CounselingSession | None:
@@ -233,19 +228,23 @@ def error_text(error: BaseException) -> str:
 
 
 def day_of(moment_ms: int) -> datetime.date:
-    """Return the date of a Unix ms time in the report's time zone."""
-    return datetime.datetime.fromtimestamp(moment_ms / 1000, tz=_zone()).date()
+    """Return the date of a Unix ms time in the profile's time zone."""
+    return clock_zone.zoned(moment_ms).date()
 
 
 def format_day(moment_ms: int) -> str:
-    """Return the date of a Unix ms time as ``31-12-2026`` in the report's time zone."""
+    """Return the date of a Unix ms time as ``31-12-2026`` in the profile's time zone."""
     return format_date(day_of(moment_ms))
 
 
 def format_moment(moment_ms: int) -> str:
-    """Return a Unix ms time as ``31-12-2026 14:05`` in the report's time zone."""
-    moment = datetime.datetime.fromtimestamp(moment_ms / 1000, tz=_zone())
-    return moment.strftime("%d-%m-%Y %H:%M")
+    """Return a Unix ms time as ``31-12-2026 14:05`` in the profile's time zone."""
+    return clock_zone.zoned(moment_ms).strftime("%d-%m-%Y %H:%M")
+
+
+def report_zone_name() -> str:
+    """Return the IANA name of the profile's time zone, for the report's ``tz`` argument."""
+    return clock_zone.current_zone().key
 
 
 async def run_guarded(job: Awaitable[None], node: Widget) -> None:
