@@ -13,12 +13,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import sqlcipher3.dbapi2 as sqlcipher_errors
 from textual import events
 from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.worker import WorkerFailed
 
 from konsel.client.core.engine import Engine
+from konsel.client.core.errors import StoreError
+from konsel.client.core.events import EngineError
 from konsel.client.core.passphrase import DEFAULT_KDF, KdfParams
 from konsel.client.core.profile import resolve_profile
 from konsel.client.core.sync import SyncOptions
@@ -32,6 +36,8 @@ from .setup import NewProfile
 logger = logging.getLogger("konsel.client.tui")
 
 IDLE_CHECK_SECONDS = 5.0
+CLOSED_DATABASE = "closed database"
+"""Part of the message SQLite gives for a call on a closed connection."""
 
 
 class KonselApp(App[int]):
@@ -200,6 +206,16 @@ class KonselApp(App[int]):
         """Tell the user about an error in their language."""
         self.notify(error_text(error), severity="error", timeout=8)
 
+    def _handle_exception(self, error: Exception) -> None:
+        # Closing the engine (lock, quick exit, idle lock) removes the screens first, but a
+        # worker already waiting on a store call in a thread can still finish against the
+        # closed database. Its result is of no use to anyone; the app must not end over it.
+        cause = error.error if isinstance(error, WorkerFailed) else error
+        if _outlived_its_engine(cause, locked=self.engine is None):
+            logger.info("dropped %s from a worker that outlived its engine", type(cause).__name__)
+            return
+        super()._handle_exception(error)
+
     async def on_unmount(self) -> None:
         await self._close_engine()
 
@@ -231,3 +247,10 @@ class KonselApp(App[int]):
         if self.clock is not None:
             options["clock"] = self.clock
         return options
+
+
+def _outlived_its_engine(error: BaseException, *, locked: bool) -> bool:
+    """Tell whether ``error`` comes from a store or engine that was closed under a worker."""
+    if isinstance(error, sqlcipher_errors.ProgrammingError):
+        return CLOSED_DATABASE in str(error)
+    return locked and isinstance(error, EngineError | StoreError)

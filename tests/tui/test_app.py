@@ -430,3 +430,26 @@ async def test_report_key_works_from_the_composer(
             await wait_for_screen(app, KopastaReportScreen, pilot)
     finally:
         await student.close()
+
+
+async def test_worker_on_a_closed_store_does_not_end_the_app(
+    tmp_path: Path, tui_relay: Relay, cheap_kdf: KdfParams
+) -> None:
+    await make_profile(tmp_path / "p", "counselor", tui_relay)
+    app = build_app(tmp_path / "p", cheap_kdf, unlock_with=PASSPHRASE)
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_screen(app, MainScreen, pilot)
+        engine = app.engine
+        assert engine is not None
+
+        async def late_read() -> None:
+            await asyncio.sleep(0.3)
+            await asyncio.to_thread(engine.store.unread_counts)
+
+        app.run_worker(late_read, group="late")
+        await pilot.press("ctrl+q")
+        await pilot.pause(0.6)
+
+        assert app.is_running
+        assert isinstance(app.screen, NeutralScreen)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 from engine_helpers import RELAY_FLAGS, free_port
-from tmux_session import TmuxSession
+from tmux_session import TmuxError, TmuxSession
 
 from konsel.client.tui.catalog import t
 from konsel.protocol.errors import ShortCodeError
@@ -241,8 +241,28 @@ def pair_by_short_code(terminals: TmuxSession, counselor: str, student: str) -> 
     paired = t("pairing.invite.paired", name=STUDENT_NAME)
     terminals.wait_for(counselor, paired[:30], "the paired notice")
 
-    for target in (student, counselor):
-        terminals.send_keys(target, "Escape")
+    # The composer's placeholder shows under a modal too, so wait for the modal's title to
+    # go. A lone Escape can be read as the start of an escape sequence on a loaded
+    # machine, so it is sent again until the window closes.
+    for target, title in (
+        (student, t("pairing.join.title")),
+        (counselor, t("pairing.invite.title")),
+    ):
+        for _ in range(5):
+            terminals.send_keys(target, "Escape")
+            try:
+                terminals.wait_for(
+                    target,
+                    lambda shown, title=title: title not in shown,
+                    "the window to close",
+                    4.0,
+                )
+                break
+            except TmuxError:
+                continue
+        terminals.wait_for(
+            target, lambda shown, title=title: title not in shown, "the window to close"
+        )
         terminals.wait_for(
             target, t("chat.composer.placeholder")[:30], "the main screen after pairing"
         )
