@@ -453,3 +453,50 @@ async def test_worker_on_a_closed_store_does_not_end_the_app(
 
         assert app.is_running
         assert isinstance(app.screen, NeutralScreen)
+
+
+async def test_stage_move_with_hidden_panel_is_announced(
+    tmp_path: Path, tui_relay: Relay, cheap_kdf: KdfParams
+) -> None:
+    counselor = await new_engine(tmp_path / "bk", "Bu Rina", "counselor", tui_relay.url)
+    student = await new_engine(tmp_path / "siswa", "Dimas", "student", None)
+    on_counselor, _ = await pair(counselor, student)
+    session_id = await counselor.start_counseling_session(on_counselor)
+    await counselor.close()
+    app = build_app(tmp_path / "bk", cheap_kdf, unlock_with=PASSPHRASE)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for_screen(app, MainScreen, pilot)
+            panel = app.screen.query_one(KopastaPanel)
+            await wait_until_true(lambda: panel.open_session is not None, pilot)
+            assert not panel.display
+
+            await pilot.press("f8")
+
+            moved = catalog.t("app.notices.stage_moved_hidden")
+            await wait_until_true(lambda: moved in [n.message for n in app._notifications], pilot)
+            assert app.engine is not None
+            session = await app.engine.record("get_session", session_id)
+            assert session.stage == "penjajagan"
+    finally:
+        await student.close()
+
+
+async def test_konseli_is_told_when_a_session_ends(
+    tmp_path: Path, tui_relay: Relay, cheap_kdf: KdfParams
+) -> None:
+    counselor = await new_engine(tmp_path / "bk", "Bu Rina", "counselor", tui_relay.url)
+    student = await new_engine(tmp_path / "siswa", "Dimas", "student", None)
+    on_counselor, _ = await pair(counselor, student)
+    await student.close()
+    app = build_app(tmp_path / "siswa", cheap_kdf, unlock_with=PASSPHRASE)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for_screen(app, MainScreen, pilot)
+            session_id = await counselor.start_counseling_session(on_counselor)
+            await counselor.end_counseling_session(session_id)
+
+            ended = catalog.t("app.notices.session_ended")
+            await wait_until_true(lambda: ended in [n.message for n in app._notifications], pilot)
+    finally:
+        await counselor.close()

@@ -356,6 +356,8 @@ class KopastaEvaluationScreen(ModalScreen[None]):
         # Disabling the button drops its focus, so "Tutup", the likely next step, gets it.
         self.query_one("#evaluation-close", Button).focus()
         button.disabled = True
+        # The disabled button would otherwise keep asking for a second press.
+        relabel(button, t("kopasta.evaluation.end"))
         self._run(self._end())
 
     async def _end(self) -> None:

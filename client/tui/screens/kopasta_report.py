@@ -18,6 +18,7 @@ from konsel.client.core.engine import Engine
 from konsel.client.core.kopasta import EvaluationForms, KopastaGuide
 from konsel.client.core.report import export_session, write_report
 from konsel.client.tui.catalog import t
+from konsel.client.tui.widgets.choice_button import ChoiceCheckbox
 from konsel.client.tui.widgets.kopasta_session import (
     language,
     report_zone_name,
@@ -91,7 +92,7 @@ class KopastaReportScreen(ModalScreen[None]):
                 yield Label(t("kopasta.report.path_label"))
                 yield Input(str(self.folder / name), id="report-path", compact=True)
                 yield Static(t("kopasta.report.json_hint"))
-                yield Checkbox(t("kopasta.report.replace"), id="report-replace", compact=True)
+                yield ChoiceCheckbox(t("kopasta.report.replace"), id="report-replace", compact=True)
                 yield Static("", id="report-error")
                 yield Static("", id="report-result")
             with Horizontal():

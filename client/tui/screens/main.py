@@ -147,7 +147,10 @@ class MainScreen(Screen[None]):
             self._push("laiseg_form", "LaisegFormScreen", self.engine, event)
         elif isinstance(event, CounselingSessionChanged) and not self.counselor:
             if event.action == "start":
+                self.notify(t("app.notices.session_started"), timeout=8)
                 start(self, self._ask_consent, event.contact_id, group="consent")
+            else:
+                self.notify(t("app.notices.session_ended"), timeout=8)
         elif isinstance(event, MessageReceived) and event.contact_id != self.contact_id:
             self.notify(t("app.notices.new_message"), timeout=3)
 

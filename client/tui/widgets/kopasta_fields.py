@@ -17,6 +17,7 @@ from textual.widgets import Checkbox, Input, Label, Select, Static, TextArea
 from konsel.client.core.kopasta import RATING_MIN, FieldKind, LocalizedText, RecordField, Stage
 from konsel.client.core.report_records import parse_bool
 from konsel.client.tui.catalog import t
+from konsel.client.tui.widgets.choice_button import ChoiceCheckbox
 from konsel.client.tui.widgets.kopasta_session import (
     DateInputError,
     format_date,
@@ -80,7 +81,7 @@ class KopastaFields(Vertical):
 
         yield Label(Content(label))
         if record_field.kind is FieldKind.BOOL:
-            yield Checkbox(
+            yield ChoiceCheckbox(
                 t("kopasta.fields.yes"),
                 value=parse_bool(stored) is True,
                 name=name,

@@ -248,6 +248,9 @@ class KopastaPanel(VerticalScroll):
                 self.notify(t(key))
                 return
             await self._reload(session_id)
+            if not self.display:
+                # Hidden (the default at 80 columns), the move would otherwise go unseen.
+                self.notify(t("app.notices.stage_moved_hidden"), timeout=5)
 
     # --- records -------------------------------------------------------------------------
 
