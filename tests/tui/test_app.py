@@ -15,6 +15,7 @@ from screen_text import content_words, screen_text, words_outside
 from textual.widgets import Input
 
 from konsel.client.core.consent_file import load_consent
+from konsel.client.core.engine import Engine
 from konsel.client.core.passphrase import KdfParams
 from konsel.client.tui import catalog, clock_zone
 from konsel.client.tui.app import KonselApp
@@ -39,6 +40,14 @@ async def make_profile(directory: Path, role: str, relay: Relay, name: str = "Bu
     """Create a profile through the engine and close it, as a first run would leave it."""
     engine = await new_engine(directory, name, role, relay.url)
     await engine.close()
+
+
+async def paired_engines(tmp_path: Path, relay: Relay) -> tuple[Engine, Engine, int, int]:
+    """Return a counselor and a konseli engine paired through ``relay``, and their contact ids."""
+    counselor = await new_engine(tmp_path / "bk", "Bu Rina", "counselor", relay.url)
+    student = await new_engine(tmp_path / "siswa", "Dimas", "student", None)
+    on_counselor, on_student = await pair(counselor, student)
+    return counselor, student, on_counselor, on_student
 
 
 def build_app(directory: Path, kdf: KdfParams, **options: object) -> KonselApp:
@@ -90,7 +99,7 @@ async def test_quick_exit_shows_neutral_screen_and_locks(
         await wait_for_screen(app, UnlockScreen, pilot)
 
 
-async def test_quick_exit_key_then_quits_from_the_neutral_screen(
+async def test_second_quick_exit_quits(
     tmp_path: Path, tui_relay: Relay, cheap_kdf: KdfParams
 ) -> None:
     await make_profile(tmp_path / "p", "student", tui_relay, name="Dimas")
@@ -223,9 +232,7 @@ async def test_main_screen_shows_only_catalog_strings(
 async def test_konseli_is_asked_for_consent_once_per_version(
     tmp_path: Path, tui_relay: Relay, cheap_kdf: KdfParams
 ) -> None:
-    counselor = await new_engine(tmp_path / "bk", "Bu Rina", "counselor", tui_relay.url)
-    student = await new_engine(tmp_path / "siswa", "Dimas", "student", None)
-    on_counselor, on_student = await pair(counselor, student)
+    counselor, student, on_counselor, on_student = await paired_engines(tmp_path, tui_relay)
     await student.close()
     app = build_app(tmp_path / "siswa", cheap_kdf, unlock_with=PASSPHRASE)
     try:
@@ -253,7 +260,7 @@ async def test_konseli_is_asked_for_consent_once_per_version(
         await counselor.close()
 
 
-async def test_first_run_takes_the_relay_from_the_command_line(
+async def test_first_run_prefills_relay(
     tmp_path: Path, tui_relay: Relay, cheap_kdf: KdfParams
 ) -> None:
     app = build_app(tmp_path / "new", cheap_kdf, relay_url=tui_relay.url)
@@ -267,9 +274,7 @@ async def test_first_run_takes_the_relay_from_the_command_line(
 async def test_verifying_a_contact_updates_the_status_line(
     tmp_path: Path, tui_relay: Relay, cheap_kdf: KdfParams
 ) -> None:
-    counselor = await new_engine(tmp_path / "bk", "Bu Rina", "counselor", tui_relay.url)
-    student = await new_engine(tmp_path / "siswa", "Dimas", "student", None)
-    await pair(counselor, student)
+    counselor, student, _, _ = await paired_engines(tmp_path, tui_relay)
     await counselor.close()
     app = build_app(tmp_path / "bk", cheap_kdf, unlock_with=PASSPHRASE)
     try:
@@ -301,7 +306,7 @@ async def wait_until_true(condition: Callable[[], bool], pilot: object) -> None:
         await pilot.pause(0.05)  # type: ignore[attr-defined]
 
 
-async def test_first_run_opens_at_the_top_of_its_form(tmp_path: Path, cheap_kdf: KdfParams) -> None:
+async def test_first_run_opens_at_top(tmp_path: Path, cheap_kdf: KdfParams) -> None:
     app = build_app(tmp_path / "new", cheap_kdf)
 
     async with app.run_test(size=(80, 24)) as pilot:
@@ -314,9 +319,7 @@ async def test_first_run_opens_at_the_top_of_its_form(tmp_path: Path, cheap_kdf:
 async def test_closing_a_modal_refreshes_follow_up_marks(
     tmp_path: Path, tui_relay: Relay, cheap_kdf: KdfParams
 ) -> None:
-    counselor = await new_engine(tmp_path / "bk", "Bu Rina", "counselor", tui_relay.url)
-    student = await new_engine(tmp_path / "siswa", "Dimas", "student", None)
-    on_counselor, _ = await pair(counselor, student)
+    counselor, student, on_counselor, _ = await paired_engines(tmp_path, tui_relay)
     session_id = await counselor.start_counseling_session(on_counselor)
     follow_up = await counselor.record("add_follow_up", session_id, "laijapen", 1_000)
     await counselor.close()
@@ -360,9 +363,7 @@ async def test_help_lists_keys_of_widgets_without_focus(
 async def test_declined_consent_is_shown_to_the_counselor(
     tmp_path: Path, tui_relay: Relay, cheap_kdf: KdfParams
 ) -> None:
-    counselor = await new_engine(tmp_path / "bk", "Bu Rina", "counselor", tui_relay.url)
-    student = await new_engine(tmp_path / "siswa", "Dimas", "student", None)
-    on_counselor, on_student = await pair(counselor, student)
+    counselor, student, on_counselor, on_student = await paired_engines(tmp_path, tui_relay)
     await counselor.close()
     app = build_app(tmp_path / "bk", cheap_kdf, unlock_with=PASSPHRASE)
     try:
@@ -382,7 +383,7 @@ async def test_declined_consent_is_shown_to_the_counselor(
         await student.close()
 
 
-async def test_hiding_the_panel_gives_focus_back_to_the_composer(
+async def test_hidden_panel_returns_focus(
     tmp_path: Path, tui_relay: Relay, cheap_kdf: KdfParams
 ) -> None:
     await make_profile(tmp_path / "p", "counselor", tui_relay)
@@ -414,9 +415,7 @@ def test_app_uses_the_profiles_time_zone(tmp_path: Path, cheap_kdf: KdfParams) -
 async def test_report_key_works_from_the_composer(
     tmp_path: Path, tui_relay: Relay, cheap_kdf: KdfParams
 ) -> None:
-    counselor = await new_engine(tmp_path / "bk", "Bu Rina", "counselor", tui_relay.url)
-    student = await new_engine(tmp_path / "siswa", "Dimas", "student", None)
-    on_counselor, _ = await pair(counselor, student)
+    counselor, student, on_counselor, _ = await paired_engines(tmp_path, tui_relay)
     await counselor.start_counseling_session(on_counselor)
     await counselor.close()
     app = build_app(tmp_path / "bk", cheap_kdf, unlock_with=PASSPHRASE)
@@ -432,7 +431,7 @@ async def test_report_key_works_from_the_composer(
         await student.close()
 
 
-async def test_worker_on_a_closed_store_does_not_end_the_app(
+async def test_closed_store_worker_keeps_app(
     tmp_path: Path, tui_relay: Relay, cheap_kdf: KdfParams
 ) -> None:
     await make_profile(tmp_path / "p", "counselor", tui_relay)
@@ -458,9 +457,7 @@ async def test_worker_on_a_closed_store_does_not_end_the_app(
 async def test_stage_move_with_hidden_panel_is_announced(
     tmp_path: Path, tui_relay: Relay, cheap_kdf: KdfParams
 ) -> None:
-    counselor = await new_engine(tmp_path / "bk", "Bu Rina", "counselor", tui_relay.url)
-    student = await new_engine(tmp_path / "siswa", "Dimas", "student", None)
-    on_counselor, _ = await pair(counselor, student)
+    counselor, student, on_counselor, _ = await paired_engines(tmp_path, tui_relay)
     session_id = await counselor.start_counseling_session(on_counselor)
     await counselor.close()
     app = build_app(tmp_path / "bk", cheap_kdf, unlock_with=PASSPHRASE)
@@ -485,9 +482,7 @@ async def test_stage_move_with_hidden_panel_is_announced(
 async def test_konseli_is_told_when_a_session_ends(
     tmp_path: Path, tui_relay: Relay, cheap_kdf: KdfParams
 ) -> None:
-    counselor = await new_engine(tmp_path / "bk", "Bu Rina", "counselor", tui_relay.url)
-    student = await new_engine(tmp_path / "siswa", "Dimas", "student", None)
-    on_counselor, _ = await pair(counselor, student)
+    counselor, student, on_counselor, _ = await paired_engines(tmp_path, tui_relay)
     await student.close()
     app = build_app(tmp_path / "siswa", cheap_kdf, unlock_with=PASSPHRASE)
     try:

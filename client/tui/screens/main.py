@@ -1,7 +1,8 @@
 """The main screen: conversation list, chat, composer, KOPASTA panel and status bar.
 
 One worker reads the engine's event stream and hands every event down to the widgets
-that show it; requests from the widgets come up as messages and are carried out here.
+that show it. Requests from the widgets come up as messages, and this screen carries
+them out.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ WIDE_ENOUGH_FOR_PANEL = 100
 
 
 class MainScreen(Screen[None]):
-    """Where counselors and konseli spend their time once unlocked."""
+    """The screen of an unlocked profile, for counselors and konseli alike."""
 
     BINDINGS = [
         Binding("f2", "pair", "app.keys.pair"),
@@ -249,7 +250,7 @@ class MainScreen(Screen[None]):
     # --- helpers -------------------------------------------------------------------------
 
     async def _tell_consent(self, event: ConsentReceived) -> None:
-        # The answer is in the records either way; a refusal must not go unnoticed.
+        # The reply is stored in the records either way, but a refusal must not go unnoticed.
         contact = await self._contact(event.contact_id)
         name = contact.display_name if contact is not None else "?"
         if event.accepted:
